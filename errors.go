@@ -30,6 +30,10 @@ var (
 	// with 400 Bad Request.
 	ErrMalformedRequest = errors.New("tenancy: malformed tenant in request")
 
+	// ErrInvalidHost is wrapped by every *[HostError]: [NormalizeHost] rejected a
+	// host (in a request, or given for a new tenant).
+	ErrInvalidHost = errors.New("tenancy: invalid host")
+
 	// ErrTenantMismatch is returned when two sources disagree on the tenant: the
 	// resolvers of an [AllAgree] chain, or a statement whose context names another
 	// tenant than the transaction or pinned connection it runs on. The middleware

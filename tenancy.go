@@ -62,6 +62,7 @@ var scopeKey = &ctxKey{}
 type scope struct {
 	tenant *Tenant
 	schema string
+	err    error // non-nil if schema failed ValidateSchemaName; every statement fails with it
 }
 
 // NewContext returns a copy of ctx that carries t. Every tenant-scoped call made with
@@ -79,8 +80,24 @@ func NewContext(ctx context.Context, t Tenant) context.Context {
 // middleware uses it with the registry cache's immutable tenants, which saves an
 // allocation per request.
 func newContextPtr(ctx context.Context, t *Tenant) context.Context {
-	return context.WithValue(ctx, scopeKey, &scope{tenant: t, schema: t.Schema})
+	return &scopeCtx{Context: ctx, s: scope{tenant: t, schema: t.Schema, err: ValidateSchemaName(t.Schema)}}
 }
+
+// scopeCtx is context.WithValue(ctx, scopeKey, &s) in one allocation instead of two:
+// the middleware makes one per request.
+type scopeCtx struct {
+	context.Context
+	s scope
+}
+
+func (c *scopeCtx) Value(key any) any {
+	if key == any(scopeKey) {
+		return &c.s
+	}
+	return c.Context.Value(key)
+}
+
+func (c *scopeCtx) String() string { return "tenancy.NewContext(" + c.s.schema + ")" }
 
 // FromContext returns the tenant carried by ctx, and whether there was one.
 func FromContext(ctx context.Context) (Tenant, bool) {

@@ -1,0 +1,95 @@
+// Package tenancy gives a Go web application schema-per-tenant PostgreSQL: every
+// tenant gets its own schema with its own tables and its own migration version table,
+// shared tables live in one shared schema, and every query runs in the schema of the
+// tenant in its context.Context, or fails.
+//
+// # The pieces
+//
+//   - A [TenantResolver] finds the tenant an *http.Request names: [HeaderResolver]
+//     (the "Tenant" header), [HostResolver], [SubdomainResolver], [PathResolver], and
+//     the chains [FirstOf] and [AllAgree].
+//   - The [Registry] maps a tenant's schema, host or name to its row in the tenant
+//     registry table (shared.tenants), behind a bounded cache.
+//   - [Middleware] resolves, looks up and puts the [Tenant] in the request context,
+//     failing closed with RFC 9457 problem responses.
+//   - [DB] wraps *sqlx.DB: each query runs in the schema of the tenant in its
+//     context. [DB.Shared] reaches the shared schema.
+//   - [Migrator] runs golang-migrate migrations from an fs.FS for the shared schema
+//     and for each tenant schema, creates and drops tenants, and upgrades the fleet.
+//
+// # Quick start
+//
+//	db, err := tenancy.Open("postgres", os.Getenv("DATABASE_URL"))
+//	reg, err := tenancy.NewRegistry(db)
+//	mw := tenancy.Middleware(tenancy.HeaderResolver{}, reg)
+//
+//	http.Handle("/users/", mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+//		var users []User
+//		// Runs in the schema of the request's tenant, and nowhere else.
+//		err := db.SelectContext(r.Context(), &users, `SELECT id, email FROM users ORDER BY id`)
+//		...
+//	})))
+//
+// Outside HTTP (jobs, CLIs), get a tenant's context from the registry:
+//
+//	ctx, err := reg.Context(ctx, tenancy.SchemaKey("acme"))
+//
+// # How a query reaches its schema
+//
+// The DB's connections wrap the driver's. database/sql passes each statement's
+// context down to the connection, which reads the tenant from it and makes sure the
+// session's search_path is that tenant's schema, and only that schema (plus
+// [WithSearchPath] schemas if configured), before the statement runs. A statement
+// whose context carries no tenant is refused with [ErrNoTenant] before anything is
+// sent: there is no fallback to public or to whatever schema a pooled connection was
+// on. Because the check sits on the connection, it also covers [DB.Pool], prepared
+// statements, *sql.Conn and code that takes a *sqlx.DB.
+//
+// In [SessionMode] (the default) each physical connection remembers which schema it
+// is on and switches lazily. It forgets (and so sets the schema again before the
+// next statement) after anything that may have changed or undone the setting: any
+// error, a cancelled statement, a transaction rollback during which it switched, and
+// any statement whose text mentions search_path, set_config, RESET, DISCARD,
+// ROLLBACK or ABORT. It cannot see inside server-side functions: a function that
+// changes search_path as a side effect (rather than with a SET clause, which
+// PostgreSQL restores on exit) is not detected; use [TransactionMode] if you have
+// such functions.
+//
+// [TransactionMode] keeps nothing on the session: for PgBouncer in transaction
+// pooling mode and RDS Proxy, where a client connection's transactions may land on
+// different server connections.
+//
+// A transaction ([DB.BeginTxx], [DB.InTx]) is bound to the tenant of the context
+// that began it: its statements run in that schema even with a context that carries
+// no tenant, and a context naming another tenant is refused with [ErrTenantMismatch].
+//
+// # Round trips
+//
+// Counted on the wire by the package's tests (lib/pq; a parameterised query is two
+// round trips in lib/pq, parse then execute, unless binary_parameters=yes):
+//
+//	SessionMode                                  extra    total (no args / args)
+//	statement, connection already on the tenant    0          1 / 2
+//	statement, connection must switch              1          2 / 3
+//	transaction (BEGIN … COMMIT), no switch         0          BEGIN 1 + statements + COMMIT 1
+//	transaction, switch                            1          + SET before BEGIN
+//
+//	TransactionMode
+//	statement outside a transaction                3          BEGIN, SET LOCAL, statement, COMMIT
+//	transaction                                    1          BEGIN, SET LOCAL, statements, COMMIT
+//
+// # Failure behaviour
+//
+// The middleware fails closed: no tenant in the request → 400, malformed tenant →
+// 400, unknown tenant → 404, authorisation hook refuses → 403, registry unreachable
+// → 503, always as application/problem+json. A query without a tenant returns
+// [ErrNoTenant]; a schema name that fails [ValidateSchemaName] is never sent to the
+// server. Errors are documented sentinels ([ErrNoTenant], [ErrUnknownTenant], …)
+// wrapped in typed errors ([*TenantError], [*SchemaNameError]) that name the tenant;
+// match them with [errors.Is] and [errors.As].
+//
+// # Testing
+//
+// Package tenancytest starts a throwaway PostgreSQL for tests and wraps go-sqlmock
+// for unit tests of handlers that use a [DB].
+package tenancy

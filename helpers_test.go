@@ -1,0 +1,101 @@
+package tenancy_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"testing"
+
+	"github.com/lib/pq"
+
+	"github.com/go-tenancy/tenancy"
+	"github.com/go-tenancy/tenancy/internal/rtcount"
+	"github.com/go-tenancy/tenancy/migrations"
+	"github.com/go-tenancy/tenancy/tenancytest"
+)
+
+// env is one test's database: a fresh PostgreSQL database with the shared schema and
+// registry table, a tenancy.DB whose round trips are counted, and a plain admin
+// *sql.DB for setting up and checking behind the library's back.
+type env struct {
+	dsn   string
+	db    *tenancy.DB
+	reg   *tenancy.Registry
+	rt    *rtcount.Counter
+	admin *sql.DB
+}
+
+func newEnv(t testing.TB, opts ...tenancy.Option) *env {
+	t.Helper()
+	dsn := tenancytest.NewDatabase(t)
+	admin, err := sql.Open("postgres", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	reg, err := fs.ReadFile(migrations.Shared, "000001_tenants.up.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, admin, `CREATE SCHEMA shared`)
+	mustExec(t, admin, `SET search_path TO shared; `+string(reg))
+
+	e := &env{dsn: dsn, admin: admin, rt: &rtcount.Counter{}}
+	e.db = openCounted(t, dsn, e.rt, opts...)
+	e.reg, err = tenancy.NewRegistry(e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func openCounted(t testing.TB, dsn string, rt *rtcount.Counter, opts ...tenancy.Option) *tenancy.DB {
+	t.Helper()
+	c, err := pq.NewConnector(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Dialer(rt)
+	db, err := tenancy.OpenConnector(c, "postgres", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func mustExec(t testing.TB, db *sql.DB, q string, args ...any) {
+	t.Helper()
+	if _, err := db.Exec(q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// addTenant creates schema with an items table and registers the tenant.
+func (e *env) addTenant(t testing.TB, schema string) tenancy.Tenant {
+	t.Helper()
+	q := pq.QuoteIdentifier(schema)
+	mustExec(t, e.admin, fmt.Sprintf(`CREATE SCHEMA %s;
+		CREATE TABLE %s.items (id serial PRIMARY KEY, tenant text NOT NULL, n int NOT NULL DEFAULT 0)`, q, q))
+	var tn tenancy.Tenant
+	err := e.admin.QueryRow(`INSERT INTO shared.tenants (name, schema, host) VALUES ($1, $2, $3)
+		RETURNING id, name, schema, host, created_at`,
+		"Tenant "+schema, schema, schema+".example.com").Scan(&tn.ID, &tn.Name, &tn.Schema, &tn.Host, &tn.CreatedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tn
+}
+
+func tctx(t tenancy.Tenant) context.Context { return tenancy.NewContext(context.Background(), t) }
+
+// searchPath returns the search_path a statement with ctx sees.
+func searchPath(t testing.TB, db *tenancy.DB, ctx context.Context) string {
+	t.Helper()
+	var sp string
+	if err := db.GetContext(ctx, &sp, `SHOW search_path`); err != nil {
+		t.Fatal(err)
+	}
+	return sp
+}

@@ -1,0 +1,45 @@
+// Package migrations holds the SQL of the demo application in examples/, as embedded
+// file systems for [tenancy.Migrator]:
+//
+//   - [Shared]: the shared schema: the tenant registry (tenants) that the tenancy
+//     package reads, and shared_users, a global e-mail → tenant directory.
+//   - [Tenant]: every tenant's schema: roles, permissions, users and the
+//     roles_permissions_link table, then an index on users' names.
+//
+// Files follow golang-migrate's naming: NNNNNN_title.up.sql and .down.sql. Every up
+// migration has a working down migration. The files use unqualified table names: the
+// migrator runs them with search_path set to the target schema alone.
+//
+// An application keeps its own migrations the same way:
+//
+//	//go:embed shared/*.sql
+//	var sharedFS embed.FS
+//
+// and passes fs.Sub(sharedFS, "shared") to [tenancy.NewMigrator]. Its shared set must
+// create the registry table (copy 000001_tenants.up.sql).
+package migrations
+
+import (
+	"embed"
+	"io/fs"
+)
+
+//go:embed shared/*.sql
+var sharedFS embed.FS
+
+//go:embed tenant/*.sql
+var tenantFS embed.FS
+
+// Shared is the shared schema's migrations (file names at the root of the FS).
+var Shared fs.FS = mustSub(sharedFS, "shared")
+
+// Tenant is each tenant schema's migrations (file names at the root of the FS).
+var Tenant fs.FS = mustSub(tenantFS, "tenant")
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	s, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err) // cannot happen: dir is a literal embedded above
+	}
+	return s
+}

@@ -1,0 +1,4 @@
+DROP TABLE roles_permissions_link;
+DROP TABLE users;
+DROP TABLE permissions;
+DROP TABLE roles;

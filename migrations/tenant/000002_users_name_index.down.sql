@@ -1,0 +1,1 @@
+DROP INDEX users_last_first_name_idx;

@@ -1,0 +1,145 @@
+package tenancy
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Mode says how a [DB] puts each statement in its tenant's schema.
+type Mode int
+
+const (
+	// SessionMode, the default, sets search_path on the session and remembers, per
+	// physical connection, which schema it is on. A statement whose connection is
+	// already on its tenant's schema costs no extra round trip; one that must switch
+	// costs one (SET search_path). Anything that may have changed or undone the
+	// setting (an error, a ROLLBACK, RESET, DISCARD, a statement mentioning
+	// search_path or set_config) makes the connection forget, so the next statement
+	// sets it again. Use it with direct connections or session-pooling proxies.
+	SessionMode Mode = iota
+
+	// TransactionMode keeps nothing on the session: every transaction sets
+	// search_path with SET LOCAL right after BEGIN, and a statement outside a
+	// transaction runs in a transaction of its own (BEGIN, SET LOCAL, statement,
+	// COMMIT). Use it behind PgBouncer in transaction pooling mode or RDS Proxy,
+	// where consecutive transactions of one client connection may run on different
+	// server connections. It costs one extra round trip per transaction (SET LOCAL)
+	// and three per standalone statement (BEGIN, SET LOCAL, COMMIT).
+	TransactionMode
+)
+
+func (m Mode) String() string {
+	switch m {
+	case SessionMode:
+		return "session"
+	case TransactionMode:
+		return "transaction"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// An Option configures a [DB]. Options are applied in order by [Open] and
+// [OpenConnector], which reject invalid or conflicting ones.
+type Option interface {
+	apply(*config) error
+}
+
+type optionFunc func(*config) error
+
+func (f optionFunc) apply(c *config) error { return f(c) }
+
+// config is fixed once the DB is open; connections read it without locking.
+type config struct {
+	mode         Mode
+	sharedSchema string
+	// pathSuffix is appended to the tenant schema in every search_path: ", " and
+	// the quoted extra schemas of WithSearchPath, or "".
+	pathSuffix  string
+	extraSchema []string
+}
+
+func defaultConfig() *config {
+	return &config{mode: SessionMode, sharedSchema: DefaultSharedSchema}
+}
+
+// WithMode selects how search_path is set: [SessionMode] (the default) or
+// [TransactionMode].
+func WithMode(m Mode) Option {
+	return optionFunc(func(c *config) error {
+		if m != SessionMode && m != TransactionMode {
+			return fmt.Errorf("tenancy: WithMode: unknown mode %d", int(m))
+		}
+		c.mode = m
+		return nil
+	})
+}
+
+// WithSharedSchema names the schema that holds the tenant registry and other shared
+// tables (default [DefaultSharedSchema], "shared"). It must pass the schema-name
+// rules, and no tenant may use it.
+func WithSharedSchema(name string) Option {
+	return optionFunc(func(c *config) error {
+		if err := validSharedSchemaName(name); err != nil {
+			return fmt.Errorf("tenancy: WithSharedSchema: %w", err)
+		}
+		c.sharedSchema = name
+		return nil
+	})
+}
+
+// WithSearchPath appends schemas after the tenant schema in every tenant's
+// search_path, so that tenant queries can use their tables (typically the shared
+// schema) without qualifying them. By default the search_path holds the tenant
+// schema alone, so that an unqualified name can never resolve outside it.
+//
+// Only list schemas whose table names cannot clash with tenant tables: when a
+// tenant table is missing, PostgreSQL silently resolves the name in the next schema
+// of the path. "public" is refused for that reason.
+func WithSearchPath(schemas ...string) Option {
+	return optionFunc(func(c *config) error {
+		for _, s := range schemas {
+			if err := validSharedSchemaName(s); err != nil {
+				return fmt.Errorf("tenancy: WithSearchPath: %w", err)
+			}
+		}
+		c.extraSchema = append([]string(nil), schemas...)
+		return nil
+	})
+}
+
+func (c *config) finish() error {
+	var b strings.Builder
+	for _, s := range c.extraSchema {
+		b.WriteString(", ")
+		b.WriteString(quoteIdent(s))
+	}
+	c.pathSuffix = b.String()
+	return nil
+}
+
+// reserved returns the names no tenant may use as its schema.
+func (c *config) reserved() []string {
+	return append([]string{c.sharedSchema}, c.extraSchema...)
+}
+
+// setSQL returns the statement that puts a session (or, with local, the current
+// transaction) on schema. schema has passed ValidateSchemaName, and is quoted on
+// top of that.
+func (c *config) setSQL(schema string, local bool) string {
+	if local {
+		return "SET LOCAL search_path TO " + quoteIdent(schema) + c.pathSuffix
+	}
+	return "SET search_path TO " + quoteIdent(schema) + c.pathSuffix
+}
+
+// quoteIdent quotes a PostgreSQL identifier (like pq.QuoteIdentifier, without the
+// driver dependency): wrap in double quotes, double any inside, drop NUL.
+func quoteIdent(name string) string {
+	if i := strings.IndexByte(name, 0); i >= 0 {
+		name = name[:i]
+	}
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+var errNilConnector = errors.New("tenancy: OpenConnector: nil connector")
