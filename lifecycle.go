@@ -1,0 +1,444 @@
+package tenancy
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/lib/pq"
+)
+
+// MaxTenantNameLen is the longest tenant name [Migrator.CreateTenant] accepts, in
+// characters (the registry's name column is varchar(100)).
+const MaxTenantNameLen = 100
+
+// NewTenant describes a tenant for [Migrator.CreateTenant].
+type NewTenant struct {
+	// Name is the tenant's unique display name: 1 to [MaxTenantNameLen]
+	// characters of valid UTF-8, not only spaces, no NUL.
+	Name string
+	// Schema is the tenant's schema: it must pass [DB.ValidateSchemaName] (so it
+	// is not the shared schema) and not exist yet (unless [AdoptExisting]).
+	Schema string
+	// Host is the tenant's unique host name, stored as [NormalizeHost] returns it;
+	// "" for none.
+	Host string
+}
+
+// A CreateOption modifies [Migrator.CreateTenant].
+type CreateOption interface {
+	applyCreate(*createConfig)
+}
+
+type createConfig struct {
+	adopt bool
+}
+
+type createOptionFunc func(*createConfig)
+
+func (f createOptionFunc) applyCreate(c *createConfig) { f(c) }
+
+// AdoptExisting lets [Migrator.CreateTenant] take over a schema that exists but
+// belongs to no registered tenant (one made by hand, or by an older system):
+// instead of failing with [ErrSchemaExists], it migrates that schema up with
+// golang-migrate (starting from the version its version table records, if it has
+// one) and then registers the tenant. If the schema does not exist, CreateTenant
+// proceeds as without the option.
+//
+// An adopted schema is never dropped on failure: if its migration fails, the
+// schema stays (dirty at the failed version, see [ErrDirty]) and no tenant is
+// registered.
+func AdoptExisting() CreateOption {
+	return createOptionFunc(func(c *createConfig) { c.adopt = true })
+}
+
+// CreateTenant registers a new tenant and creates its schema at the newest tenant
+// migration, and returns the registered tenant. It is atomic from the caller's
+// view: when it fails, neither the registry row nor the schema it was creating
+// survives, and the error (a *[TenantError]) says which step failed.
+//
+// It normally works in one transaction on one connection: it inserts the registry
+// row (so that a duplicate name, schema or host fails first), creates the schema,
+// runs every tenant up migration in order with search_path set to the new schema,
+// creates the schema's version table in golang-migrate's format at the newest
+// version, and commits. PostgreSQL's DDL is transactional, so a failure anywhere
+// (a cancelled ctx included) rolls all of it back; nobody sees the tenant before
+// it is complete. Tenant migrations must therefore not end the transaction: a file
+// with its own BEGIN/COMMIT, or with a statement PostgreSQL refuses to run inside
+// a transaction (CREATE INDEX CONCURRENTLY), is detected, and CreateTenant then
+// creates the schema, migrates it with golang-migrate file by file, registers the
+// tenant last, and drops the schema again if a step fails (if the process dies
+// part-way, an unregistered schema can remain: [AdoptExisting] takes it over).
+//
+// The registry cache of the Migrator's [Registry] is invalidated for the new
+// tenant's name, schema and host, so a cached "unknown tenant" answer does not
+// linger in this process.
+//
+// Errors, each in a *[TenantError] whose message names the step: the name, schema
+// ([ErrInvalidSchemaName]) or host ([ErrInvalidHost]) is invalid, and nothing was
+// sent to the database; [ErrConflict] (a *[ConflictError] says which field) when
+// another tenant has that name, schema or host; [ErrSchemaExists] when the schema
+// exists unregistered; a *[MigrationError] when a tenant migration fails; the
+// context's error.
+func (m *Migrator) CreateTenant(ctx context.Context, nt NewTenant, opts ...CreateOption) (Tenant, error) {
+	var cfg createConfig
+	for _, o := range opts {
+		if o != nil {
+			o.applyCreate(&cfg)
+		}
+	}
+	nt, err := m.checkNewTenant(nt)
+	if err != nil {
+		return Tenant{}, &TenantError{Op: "create", Key: nt.Schema, Err: err}
+	}
+	ctx = unscoped(ctx)
+	start := time.Now()
+	var t Tenant
+	switch {
+	case cfg.adopt:
+		t, err = m.adoptOrCreate(ctx, nt)
+	case m.tenantSet.txControl:
+		t, err = m.createStaged(ctx, nt, false)
+	default:
+		t, err = m.createInTx(ctx, nt)
+		if err != nil && needsOwnTransaction(err) {
+			// Everything was rolled back; run the migrations the way golang-migrate
+			// does, one file at a time.
+			t, err = m.createStaged(ctx, nt, false)
+		}
+	}
+	// Whatever happened, this process must not keep a stale "no such tenant".
+	m.reg.Invalidate(Tenant{ID: t.ID, Name: nt.Name, Schema: nt.Schema, Host: nt.Host})
+	if err != nil {
+		return Tenant{}, err
+	}
+	if l := m.cfg.logger; l != nil {
+		l.InfoContext(ctx, "tenancy: tenant created", "tenant", t, "duration", time.Since(start))
+	}
+	return t, nil
+}
+
+// checkNewTenant validates nt before anything is sent to the database and
+// normalises its host.
+func (m *Migrator) checkNewTenant(nt NewTenant) (NewTenant, error) {
+	if err := m.db.ValidateSchemaName(nt.Schema); err != nil {
+		return nt, fmt.Errorf("validate: %w", err)
+	}
+	switch {
+	case !utf8.ValidString(nt.Name) || strings.IndexByte(nt.Name, 0) >= 0:
+		return nt, errors.New("validate: name is not valid UTF-8 text")
+	case strings.TrimSpace(nt.Name) == "":
+		return nt, errors.New("validate: name is empty")
+	case utf8.RuneCountInString(nt.Name) > MaxTenantNameLen:
+		return nt, fmt.Errorf("validate: name is longer than %d characters", MaxTenantNameLen)
+	}
+	if nt.Host != "" {
+		h, err := NormalizeHost(nt.Host)
+		if err != nil {
+			return nt, fmt.Errorf("validate: %w", err)
+		}
+		nt.Host = h
+	}
+	return nt, nil
+}
+
+// createStep wraps a failure of one step of creating nt's tenant.
+func createStep(ctx context.Context, nt NewTenant, step string, err error) error {
+	var me *MigrationError
+	if !errors.As(err, &me) {
+		err = ctxErr(ctx, err)
+	}
+	return &TenantError{Op: "create", Key: nt.Schema, Err: fmt.Errorf("%s: %w", step, err)}
+}
+
+// createInTx creates the tenant in one transaction (see CreateTenant).
+func (m *Migrator) createInTx(ctx context.Context, nt NewTenant) (t Tenant, err error) {
+	mc := &migConn{}
+	conn, err := mc.pin(ctx, m.db, nt.Schema)
+	if err != nil {
+		return Tenant{}, createStep(ctx, nt, "connect", err)
+	}
+	// Closing the connection also ends a transaction a cancellation left open; a
+	// connection that served a successful creation goes back to the pool.
+	defer func() {
+		if err == nil {
+			mc.recycle(ctx)
+		} else {
+			mc.close(ctx)
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return Tenant{}, createStep(ctx, nt, "begin", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	t, err = m.insertTenant(ctx, tx, nt)
+	if err != nil {
+		return Tenant{}, createStep(ctx, nt, "register", err)
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE SCHEMA `+quoteIdent(nt.Schema)); err != nil {
+		return Tenant{}, createStep(ctx, nt, "create schema", schemaExists(err))
+	}
+	// search_path is the new schema: the connection is pinned to it, and it was set
+	// before BEGIN (PostgreSQL resolves it again once the schema exists).
+	for i := range m.tenantSet.files {
+		f := &m.tenantSet.files[i]
+		if strings.TrimSpace(f.up) == "" {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, f.up); err != nil {
+			return Tenant{}, createStep(ctx, nt, "migrate", &MigrationError{
+				Op: "create", Schema: nt.Schema, Version: f.version, Line: errorLine(f.up, err), Err: ctxErr(ctx, err)})
+		}
+	}
+	if _, err := tx.ExecContext(ctx, m.versionTableSQL(nt.Schema, m.tenantSet.head())); err != nil {
+		return Tenant{}, createStep(ctx, nt, "record version", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return Tenant{}, createStep(ctx, nt, "commit", err)
+	}
+	return t, nil
+}
+
+// versionTableSQL creates schema's version table exactly as golang-migrate's
+// postgres driver does and records version in it, clean.
+func (m *Migrator) versionTableSQL(schema string, version uint) string {
+	t := quoteIdent(schema) + "." + quoteIdent(m.cfg.table)
+	return fmt.Sprintf(`CREATE TABLE %s (version bigint not null primary key, dirty boolean not null); `+
+		`INSERT INTO %s (version, dirty) VALUES (%d, false)`, t, t, version)
+}
+
+// rowQuerier is a *sql.Tx or a *Tx.
+type rowQuerier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// insertTenant inserts nt's registry row and returns it. A unique violation
+// becomes a *ConflictError.
+func (m *Migrator) insertTenant(ctx context.Context, q rowQuerier, nt NewTenant) (Tenant, error) {
+	var host any
+	if nt.Host != "" {
+		host = nt.Host
+	}
+	var t Tenant
+	err := q.QueryRowContext(ctx, `INSERT INTO `+m.reg.Table()+` (name, schema, host) VALUES ($1, $2, $3) RETURNING `+m.reg.cols,
+		nt.Name, nt.Schema, host).Scan(&t.ID, &t.Name, &t.Schema, &t.Host, &t.Shard, &t.CreatedAt)
+	if err != nil {
+		return Tenant{}, conflict(err, nt)
+	}
+	return t, nil
+}
+
+// conflict turns a unique violation on the registry into a *ConflictError naming
+// the field, which it takes from the server's detail ("Key (host)=(...) already
+// exists.") or else from the constraint's name.
+func conflict(err error, nt NewTenant) error {
+	var pe *pq.Error
+	if !errors.As(err, &pe) || pe.Code != "23505" {
+		return err
+	}
+	where := pe.Constraint
+	if i := strings.Index(pe.Detail, "Key ("); i >= 0 {
+		if j := strings.Index(pe.Detail[i:], ")="); j >= 0 {
+			where = pe.Detail[i+len("Key (") : i+j]
+		}
+	}
+	switch {
+	case strings.Contains(where, "schema"):
+		return &ConflictError{Field: "schema", Value: nt.Schema}
+	case strings.Contains(where, "host"):
+		return &ConflictError{Field: "host", Value: nt.Host}
+	case strings.Contains(where, "name"):
+		return &ConflictError{Field: "name", Value: nt.Name}
+	}
+	return &ConflictError{}
+}
+
+// schemaExists turns "schema already exists" into ErrSchemaExists.
+func schemaExists(err error) error {
+	var pe *pq.Error
+	if errors.As(err, &pe) && pe.Code == "42P06" { // duplicate_schema
+		return ErrSchemaExists
+	}
+	return err
+}
+
+// needsOwnTransaction reports whether err says a statement cannot run inside a
+// transaction block (CREATE INDEX CONCURRENTLY and the like).
+func needsOwnTransaction(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code == "25001" // active_sql_transaction
+}
+
+// adoptOrCreate implements AdoptExisting.
+func (m *Migrator) adoptOrCreate(ctx context.Context, nt NewTenant) (Tenant, error) {
+	var exists bool
+	err := m.db.Shared().QueryRowxContext(ctx,
+		`SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)`, nt.Schema).Scan(&exists)
+	switch {
+	case err != nil:
+		return Tenant{}, createStep(ctx, nt, "connect", err)
+	case exists:
+		return m.createStaged(ctx, nt, true)
+	case m.tenantSet.txControl:
+		return m.createStaged(ctx, nt, false)
+	}
+	t, err := m.createInTx(ctx, nt)
+	if err != nil && needsOwnTransaction(err) {
+		t, err = m.createStaged(ctx, nt, false)
+	}
+	return t, err
+}
+
+// createStaged creates (or, with adopt, takes over) the schema, migrates it with
+// golang-migrate, and registers the tenant last, so that the tenant is never
+// visible before its schema is complete. A schema it created is dropped again if
+// a later step fails.
+func (m *Migrator) createStaged(ctx context.Context, nt NewTenant, adopt bool) (t Tenant, err error) {
+	op := "create"
+	if adopt {
+		op = "adopt"
+	}
+	sh := m.db.Shared()
+	// Fail early, before any DDL, on a duplicate; the INSERT below is what decides.
+	var field string
+	var host any
+	if nt.Host != "" {
+		host = nt.Host
+	}
+	err = sh.QueryRowxContext(ctx, `SELECT CASE WHEN schema = $2 THEN 'schema' WHEN name = $1 THEN 'name' ELSE 'host' END FROM `+
+		m.reg.Table()+` WHERE name = $1 OR schema = $2 OR host = $3 LIMIT 1`, nt.Name, nt.Schema, host).Scan(&field)
+	switch {
+	case err == nil:
+		value := map[string]string{"name": nt.Name, "schema": nt.Schema, "host": nt.Host}[field]
+		return Tenant{}, createStep(ctx, nt, "register", &ConflictError{Field: field, Value: value})
+	case !errors.Is(err, sql.ErrNoRows):
+		return Tenant{}, createStep(ctx, nt, "register", err)
+	}
+	if !adopt {
+		if _, err := sh.ExecContext(ctx, `CREATE SCHEMA `+quoteIdent(nt.Schema)); err != nil {
+			return Tenant{}, createStep(ctx, nt, "create schema", schemaExists(err))
+		}
+		defer func() {
+			if err == nil {
+				return
+			}
+			// Undo with a context of its own: ctx may be what failed.
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			if _, uerr := sh.ExecContext(uctx, `DROP SCHEMA IF EXISTS `+quoteIdent(nt.Schema)+` CASCADE`); uerr != nil {
+				err = errors.Join(err, &TenantError{Op: "create", Key: nt.Schema, Err: fmt.Errorf("undo: drop schema: %w", uerr)})
+			}
+		}()
+	}
+	subj := subject{set: m.tenantSet, schema: nt.Schema}
+	if _, err := m.runUp(ctx, op, subj, m.tenantSet.head(), false, nil); err != nil {
+		return Tenant{}, createStep(ctx, nt, "migrate", err)
+	}
+	tx, err := sh.BeginTxx(ctx, nil)
+	if err != nil {
+		return Tenant{}, createStep(ctx, nt, "register", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if t, err = m.insertTenant(ctx, tx, nt); err != nil {
+		return Tenant{}, createStep(ctx, nt, "register", err)
+	}
+	if err = tx.Commit(); err != nil {
+		return Tenant{}, createStep(ctx, nt, "commit", err)
+	}
+	return t, nil
+}
+
+// DropTenant deletes a registered tenant: in one transaction it deletes the
+// tenant's registry row (rows of shared tables that reference it with ON DELETE
+// CASCADE go with it) and drops its schema with everything in it. Only the schema
+// recorded in the registry row is dropped: a schema that is not a registered
+// tenant's is never touched. The registry cache is invalidated for the tenant.
+//
+// The transaction first waits for the tenant's migration lock (a migration of the
+// tenant running elsewhere finishes first), and it and the DROP wait at most the
+// lock timeout ([WithLockTimeout]) for locks, so that a tenant table held by a long
+// query does not queue everyone else behind the DROP; it then fails with
+// [ErrLocked] and drops nothing.
+//
+// Errors, in a *[TenantError]: [ErrInvalidSchemaName] (this includes the shared
+// schema); [ErrUnknownTenant] when no registered tenant has this schema (nothing is
+// dropped); [ErrLocked]; the context's or the database's error (nothing is
+// dropped).
+func (m *Migrator) DropTenant(ctx context.Context, schema string) error {
+	fail := func(err error) error { return &TenantError{Op: "drop", Key: schema, Err: err} }
+	if err := m.db.ValidateSchemaName(schema); err != nil {
+		return fail(err)
+	}
+	ctx = unscoped(ctx)
+	t, err := m.reg.load(ctx, SchemaKey(schema))
+	switch {
+	case errors.Is(err, ErrUnknownTenant):
+		return fail(ErrUnknownTenant)
+	case err != nil:
+		return fail(fmt.Errorf("%w: %w", ErrRegistryUnavailable, err))
+	}
+	defer m.reg.Invalidate(*t)
+	tx, err := m.db.Shared().BeginTxx(ctx, nil)
+	if err != nil {
+		return fail(ctxErr(ctx, err))
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if err := m.dropInTx(ctx, tx, t); err != nil {
+		return fail(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fail(ctxErr(ctx, err))
+	}
+	if l := m.cfg.logger; l != nil {
+		l.InfoContext(ctx, "tenancy: tenant dropped", "tenant", *t)
+	}
+	return nil
+}
+
+func (m *Migrator) dropInTx(ctx context.Context, tx *Tx, t *Tenant) error {
+	var dbName string
+	if err := tx.QueryRowContext(ctx, `SELECT current_database()`).Scan(&dbName); err != nil {
+		return ctxErr(ctx, err)
+	}
+	id, err := migrateLockID(dbName, t.Schema, m.cfg.table)
+	if err != nil {
+		return err
+	}
+	ms := m.cfg.lockTimeout.Milliseconds()
+	if ms < 1 {
+		ms = 1
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`SET LOCAL lock_timeout = %d`, ms)); err != nil {
+		return ctxErr(ctx, err)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, id); err != nil {
+		return lockTimedOut(ctx, err)
+	}
+	res, err := tx.ExecContext(ctx, `DELETE FROM `+m.reg.Table()+` WHERE id = $1 AND schema = $2`, t.ID, t.Schema)
+	if err != nil {
+		return lockTimedOut(ctx, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return ErrUnknownTenant // deleted meanwhile
+	}
+	if _, err := tx.ExecContext(ctx, `DROP SCHEMA IF EXISTS `+quoteIdent(t.Schema)+` CASCADE`); err != nil {
+		return lockTimedOut(ctx, err)
+	}
+	return nil
+}
+
+// lockTimedOut turns PostgreSQL's lock_timeout error into ErrLocked.
+func lockTimedOut(ctx context.Context, err error) error {
+	var pe *pq.Error
+	if errors.As(err, &pe) && pe.Code == "55P03" { // lock_not_available
+		return fmt.Errorf("%w: %w", ErrLocked, err)
+	}
+	return ctxErr(ctx, err)
+}

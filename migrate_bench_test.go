@@ -1,0 +1,162 @@
+package tenancy_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-tenancy/tenancy"
+	"github.com/go-tenancy/tenancy/migrations"
+)
+
+// The benchmarks below measure the migrator at fleet scale on the test server.
+// Each operation is a whole workload (1,000 creates, one fleet upgrade of 1,000
+// tenants, one status read of 10,000), so run them once:
+//
+//	go test -run XXX -bench 'Create|Fleet' -benchtime 1x .
+
+const benchTenants = 1000
+
+// BenchmarkCreateTenant creates 1,000 tenants with the demo migrations, one after
+// the other, and reports the median and 95th percentile time of one create.
+func BenchmarkCreateTenant(b *testing.B) {
+	e := newMigEnv(b, migrations.Shared, migrations.Tenant).ready(b)
+	ctx := context.Background()
+	var all []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for j := range benchTenants {
+			s := fmt.Sprintf("bench_%d_%04d", i, j)
+			start := time.Now()
+			if _, err := e.m.CreateTenant(ctx, tenancy.NewTenant{Name: s, Schema: s, Host: strings.ReplaceAll(s, "_", "-") + ".example.com"}); err != nil {
+				b.Fatal(err)
+			}
+			all = append(all, time.Since(start))
+		}
+	}
+	b.StopTimer()
+	slices.Sort(all)
+	b.ReportMetric(ms(all[len(all)/2]), "median-ms/create")
+	b.ReportMetric(ms(all[len(all)*95/100]), "p95-ms/create")
+	b.ReportMetric(ms(all[len(all)-1]), "max-ms/create")
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// createMany creates n tenants named prefix_0000... with m, four at a time.
+func createMany(b *testing.B, m *tenancy.Migrator, prefix string, n int) {
+	b.Helper()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	next := make(chan int)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range next {
+				s := fmt.Sprintf("%s_%04d", prefix, j)
+				if _, err := m.CreateTenant(ctx, tenancy.NewTenant{Name: s, Schema: s}); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	for j := range n {
+		next <- j
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkFleetUpgradeOneMigration upgrades 1,000 tenants by one migration (an
+// index on each tenant's users table) with the default concurrency.
+func BenchmarkFleetUpgradeOneMigration(b *testing.B) {
+	e := newMigEnv(b, migrations.Shared, migrations.Tenant).ready(b)
+	_, _, m3 := openMigrator(b, e.dsn, migrations.Shared, tenantFS(b, map[string]string{
+		"000003_users_created_at.up.sql": `CREATE INDEX users_created_at_idx ON users (created_at);`,
+	}))
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		createMany(b, e.m, fmt.Sprintf("up%d", i), benchTenants) // at version 2
+		b.StartTimer()
+		rep, err := m3.UpgradeFleet(ctx, tenancy.FleetOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rep.Upgraded != benchTenants {
+			b.Fatalf("upgraded %d of %d", rep.Upgraded, benchTenants)
+		}
+		b.ReportMetric(ms(rep.Duration)/benchTenants, "ms/tenant")
+	}
+}
+
+// BenchmarkFleetUpgradeNothingToApply runs a fleet upgrade over 1,000 tenants that
+// are all at the newest version.
+func BenchmarkFleetUpgradeNothingToApply(b *testing.B) {
+	e := newMigEnv(b, migrations.Shared, migrations.Tenant).ready(b)
+	createMany(b, e.m, "noop", benchTenants)
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		rep, err := e.m.UpgradeFleet(ctx, tenancy.FleetOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rep.Skipped != benchTenants {
+			b.Fatalf("skipped %d of %d", rep.Skipped, benchTenants)
+		}
+	}
+}
+
+// BenchmarkFleetStatus10k reads the status of 10,000 tenants. To keep the setup
+// short, each tenant schema holds only its version table.
+func BenchmarkFleetStatus10k(b *testing.B) {
+	const n = 10_000
+	e := newMigEnv(b, migrations.Shared, migrations.Tenant).ready(b)
+	for lo := 1; lo <= n; lo += 1000 {
+		mustExec(b, e.admin, fmt.Sprintf(`DO $$ BEGIN FOR i IN %d..%d LOOP
+			EXECUTE format('CREATE SCHEMA s%%s; CREATE TABLE s%%s.schema_migrations (version bigint not null primary key, dirty boolean not null);
+				INSERT INTO s%%s.schema_migrations VALUES (2, false)', i, i, i);
+			INSERT INTO shared.tenants (name, schema) VALUES ('T' || i, 's' || i);
+		END LOOP; END $$`, lo, lo+999))
+	}
+	mustExec(b, e.admin, `VACUUM ANALYZE`)
+	ctx := context.Background()
+	// The first read runs on a new backend, whose caches are cold: what a CLI
+	// started for the purpose sees.
+	start := time.Now()
+	if _, err := e.m.FleetStatus(ctx); err != nil {
+		b.Fatal(err)
+	}
+	cold := time.Since(start)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sts, err := e.m.FleetStatus(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(sts) != n || sts[n-1].Version != 2 {
+			b.Fatalf("FleetStatus: %d tenants", len(sts))
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(ms(cold), "cold-ms")
+	// And a fleet upgrade over them with nothing to do.
+	start = time.Now()
+	rep, err := e.m.UpgradeFleet(ctx, tenancy.FleetOptions{})
+	if err != nil || rep.Skipped != n {
+		b.Fatalf("UpgradeFleet: %+v, %v", rep.Skipped, err)
+	}
+	b.ReportMetric(ms(time.Since(start)), "noop-upgrade-ms")
+}

@@ -1,0 +1,318 @@
+package tenancy_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/go-tenancy/tenancy"
+	"github.com/go-tenancy/tenancy/migrations"
+)
+
+// v3Constraint adds a constraint that rows with an empty role name violate.
+var v3Constraint = map[string]string{
+	"000003_role_names.up.sql":   `ALTER TABLE roles ADD CONSTRAINT roles_name_not_empty CHECK (role_name <> '');`,
+	"000003_role_names.down.sql": `ALTER TABLE roles DROP CONSTRAINT roles_name_not_empty;`,
+}
+
+func TestFleetUpgradeIsolatesFailuresAndResumes(t *testing.T) {
+	t.Parallel()
+	e := newMigEnv(t, migrations.Shared, migrations.Tenant).ready(t)
+	ctx := context.Background()
+	schemas := []string{"t1", "t2", "t3", "t4", "t5", "t6"}
+	for _, s := range schemas {
+		e.create(t, s)
+		mustExec(t, e.admin, `INSERT INTO `+s+`.roles (role_name) VALUES ('admin')`)
+	}
+	// t3 has a row the new constraint rejects; t6 is dirty before the run.
+	mustExec(t, e.admin, `INSERT INTO t3.roles (role_name) VALUES ('')`)
+	mustExec(t, e.admin, `UPDATE t6.schema_migrations SET dirty = true`)
+
+	_, _, m3 := openMigrator(t, e.dsn, migrations.Shared, tenantFS(t, v3Constraint))
+	var progress []tenancy.FleetProgress
+	rep, err := m3.UpgradeFleet(ctx, tenancy.FleetOptions{
+		Concurrency: 3,
+		Progress:    func(p tenancy.FleetProgress) { progress = append(progress, p) }, // serialised: no lock
+	})
+	var fe *tenancy.FleetError
+	if !errors.As(err, &fe) || len(fe.Failed) != 2 || fe.Total != 6 {
+		t.Fatalf("UpgradeFleet error = %v, want a *FleetError with 2 of 6 failed", err)
+	}
+	if !errors.Is(err, tenancy.ErrDirty) {
+		t.Fatalf("the fleet error does not say a tenant was dirty: %v", err)
+	}
+	if rep.Upgraded != 4 || rep.Failed != 2 || rep.Skipped != 0 || rep.NotRun != 0 || len(rep.Tenants) != 6 {
+		t.Fatalf("report counts: %+v", rep)
+	}
+	if len(progress) != 6 {
+		t.Fatalf("Progress called %d times, want 6", len(progress))
+	}
+	for i, p := range progress {
+		if p.Done != i+1 || p.Total != 6 {
+			t.Fatalf("progress %d = %+v", i, p)
+		}
+	}
+	byName := map[string]tenancy.TenantResult{}
+	for _, tr := range rep.Tenants {
+		byName[tr.Schema] = tr
+	}
+	if got := slices.Sorted(maps.Keys(byName)); !slices.Equal(got, schemas) {
+		t.Fatalf("report tenants %v", got)
+	}
+	for _, s := range []string{"t1", "t2", "t4", "t5"} {
+		tr := byName[s]
+		if tr.Err != nil || tr.From != 2 || tr.To != 3 || !slices.Equal(tr.Applied, []uint{3}) || tr.TenantID == 0 || tr.Duration <= 0 {
+			t.Fatalf("%s: %+v", s, tr)
+		}
+		if v, d := e.version(t, s); v != 3 || d {
+			t.Fatalf("%s at %d/%v, want 3", s, v, d)
+		}
+	}
+	// t3 failed on its own data: left at version 3, dirty, with the server's error.
+	tr := byName["t3"]
+	var me *tenancy.MigrationError
+	var pe *pq.Error
+	if !errors.As(tr.Err, &me) || me.Version != 3 || !me.Dirty || !errors.As(tr.Err, &pe) || pe.Code != "23514" {
+		t.Fatalf("t3: %v", tr.Err)
+	}
+	if !tr.Dirty || tr.To != 3 {
+		t.Fatalf("t3 result %+v, want dirty at 3", tr)
+	}
+	if v, d := e.version(t, "t3"); v != 3 || !d {
+		t.Fatalf("t3 at %d/%v, want 3/dirty", v, d)
+	}
+	// t6 was dirty: reported, not touched.
+	tr = byName["t6"]
+	if !errors.Is(tr.Err, tenancy.ErrDirty) || !errors.As(tr.Err, &me) || me.Version != 2 || tr.Duration != 0 {
+		t.Fatalf("t6: %+v", tr)
+	}
+	if e.count(t, `SELECT count(*) FROM pg_constraint WHERE conname = 'roles_name_not_empty' AND connamespace = 't6'::regnamespace`) != 0 {
+		t.Fatal("the dirty tenant was migrated")
+	}
+
+	// FleetStatus sees the same, in one pass.
+	sts, err := m3.FleetStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sts) != 6 {
+		t.Fatalf("FleetStatus has %d tenants", len(sts))
+	}
+	for _, st := range sts {
+		want := tenancy.Status{Schema: st.Schema, TenantID: st.TenantID, Version: 3, Head: 3}
+		switch st.Schema {
+		case "t3":
+			want.Dirty = true
+		case "t6":
+			want.Version, want.Dirty, want.Pending = 2, true, 1
+		}
+		if st != want || st.TenantID == 0 {
+			t.Fatalf("FleetStatus %s = %+v, want %+v", st.Schema, st, want)
+		}
+	}
+
+	// The operator repairs t3's data, forces both, and runs again: only they run.
+	mustExec(t, e.admin, `UPDATE t3.roles SET role_name = 'fixed' WHERE role_name = ''`)
+	if err := m3.Force(ctx, "t3", 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := m3.Force(ctx, "t6", 2); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = m3.UpgradeFleet(ctx, tenancy.FleetOptions{})
+	if err != nil {
+		t.Fatalf("rerun: %v", err)
+	}
+	if rep.Upgraded != 2 || rep.Skipped != 4 || rep.Failed != 0 {
+		t.Fatalf("rerun report %+v", rep)
+	}
+	for _, tr := range rep.Tenants {
+		if tr.Skipped != (tr.Schema != "t3" && tr.Schema != "t6") {
+			t.Fatalf("rerun: %s skipped=%v", tr.Schema, tr.Skipped)
+		}
+		// Skipped tenants cost no connection: they have no duration.
+		if tr.Skipped && tr.Duration != 0 {
+			t.Fatalf("rerun: skipped %s took %v", tr.Schema, tr.Duration)
+		}
+	}
+	rep, err = m3.UpgradeFleet(ctx, tenancy.FleetOptions{})
+	if err != nil || rep.Skipped != 6 || rep.Upgraded != 0 {
+		t.Fatalf("third run: %+v, %v", rep, err)
+	}
+	if n := e.advisoryLocks(t); n != 0 {
+		t.Fatalf("%d advisory locks after the fleet runs", n)
+	}
+}
+
+func TestFleetUpgradeCanarySubsetAndTarget(t *testing.T) {
+	t.Parallel()
+	v4 := tenantFS(t, map[string]string{
+		"000003_a.up.sql": `CREATE TABLE a3 (id int);`,
+		"000004_b.up.sql": `CREATE TABLE b4 (id int);`,
+	})
+	e := newMigEnv(t, migrations.Shared, migrations.Tenant).ready(t)
+	ctx := context.Background()
+	for _, s := range []string{"c1", "c2", "c3"} {
+		e.create(t, s)
+	}
+	_, _, m4 := openMigrator(t, e.dsn, migrations.Shared, v4)
+	rep, err := m4.UpgradeFleet(ctx, tenancy.FleetOptions{
+		Schemas: []string{"c1", "c2", "c1", "nobody", "Bad"},
+		Target:  3,
+	})
+	var fe *tenancy.FleetError
+	if !errors.As(err, &fe) || rep.Upgraded != 2 || rep.Failed != 2 || len(rep.Tenants) != 4 {
+		t.Fatalf("canary run: %+v, %v", rep, err)
+	}
+	if !errors.Is(err, tenancy.ErrUnknownTenant) || !errors.Is(err, tenancy.ErrInvalidSchemaName) {
+		t.Fatalf("canary run error does not name the bad schemas: %v", err)
+	}
+	for s, want := range map[string]int64{"c1": 3, "c2": 3, "c3": 2} {
+		if v, _ := e.version(t, s); v != want {
+			t.Fatalf("%s at %d, want %d", s, v, want)
+		}
+	}
+	if _, err := m4.UpgradeFleet(ctx, tenancy.FleetOptions{Target: 7}); !errors.Is(err, tenancy.ErrUnknownVersion) {
+		t.Fatalf("unknown target: %v", err)
+	}
+	rep, err = m4.UpgradeFleet(ctx, tenancy.FleetOptions{Schemas: []string{}})
+	if err != nil || len(rep.Tenants) != 0 {
+		t.Fatalf("empty canary list: %+v, %v", rep, err)
+	}
+	rep, err = m4.UpgradeFleet(ctx, tenancy.FleetOptions{})
+	if err != nil || rep.Upgraded != 3 {
+		t.Fatalf("full run: %+v, %v", rep, err)
+	}
+	for _, s := range []string{"c1", "c2", "c3"} {
+		if v, _ := e.version(t, s); v != 4 {
+			t.Fatalf("%s at %d, want 4", s, v)
+		}
+	}
+}
+
+func TestFleetUpgradesRunConcurrentlyApplyEachMigrationOnce(t *testing.T) {
+	t.Parallel()
+	e := newMigEnv(t, migrations.Shared, migrations.Tenant).ready(t)
+	const tenants = 12
+	for i := range tenants {
+		e.create(t, fmt.Sprintf("f%02d", i))
+	}
+	v3 := tenantFS(t, map[string]string{
+		"000003_seed.up.sql": `INSERT INTO roles (role_name) VALUES ('seeded by 3');`,
+	})
+	const runs = 2
+	ms := make([]*tenancy.Migrator, runs)
+	for i := range ms {
+		_, _, ms[i] = openMigrator(t, e.dsn, migrations.Shared, v3) // separate DBs: separate processes
+	}
+	reps := make([]tenancy.FleetReport, runs)
+	errs := make([]error, runs)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range ms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			reps[i], errs[i] = ms[i].UpgradeFleet(context.Background(), tenancy.FleetOptions{Concurrency: 4})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	upgraded, skipped := 0, 0
+	for i := range ms {
+		if errs[i] != nil {
+			t.Fatalf("run %d: %v", i, errs[i])
+		}
+		upgraded += reps[i].Upgraded
+		skipped += reps[i].Skipped
+	}
+	if upgraded != tenants || skipped != tenants {
+		t.Fatalf("%d upgraded and %d skipped over both runs, want %d each", upgraded, skipped, tenants)
+	}
+	for i := range tenants {
+		s := fmt.Sprintf("f%02d", i)
+		if n := e.count(t, `SELECT count(*) FROM `+s+`.roles WHERE role_name = 'seeded by 3'`); n != 1 {
+			t.Fatalf("%s: migration 3 ran %d times", s, n)
+		}
+		if v, d := e.version(t, s); v != 3 || d {
+			t.Fatalf("%s at %d/%v", s, v, d)
+		}
+	}
+}
+
+func TestFleetUpgradeCancelled(t *testing.T) {
+	t.Parallel()
+	e := newMigEnv(t, migrations.Shared, migrations.Tenant).ready(t)
+	for _, s := range []string{"k1", "k2", "k3"} {
+		e.create(t, s)
+	}
+	_, _, m3 := openMigrator(t, e.dsn, migrations.Shared, tenantFS(t, map[string]string{
+		"000003_x.up.sql": `CREATE TABLE x (id int);`,
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	// Cancel from the first progress report: the shared schema is done and every
+	// tenant is accounted for in the report, whether it ran, was cut short, or
+	// never started.
+	rep, err := m3.UpgradeFleet(ctx, tenancy.FleetOptions{
+		Concurrency: 1,
+		Progress:    func(tenancy.FleetProgress) { cancel() },
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled fleet run: %v", err)
+	}
+	if rep.Upgraded+rep.Failed+rep.NotRun != 3 || rep.Upgraded < 1 || rep.NotRun < 1 || len(rep.Tenants) != 3 {
+		t.Fatalf("cancelled fleet report %+v", rep)
+	}
+	rep, err = m3.UpgradeFleet(context.Background(), tenancy.FleetOptions{})
+	if err != nil || rep.Skipped+rep.Upgraded != 3 {
+		t.Fatalf("resumed run: %+v, %v", rep, err)
+	}
+	if n := e.advisoryLocks(t); n != 0 {
+		t.Fatalf("%d advisory locks survive", n)
+	}
+}
+
+func TestFleetUpgradeWaitsForAnotherRun(t *testing.T) {
+	t.Parallel()
+	e := newMigEnv(t, migrations.Shared, migrations.Tenant).ready(t)
+	e.create(t, "w1")
+	_, _, m3 := openMigrator(t, e.dsn, migrations.Shared, tenantFS(t, map[string]string{
+		"000003_x.up.sql": `CREATE TABLE x (id int);`,
+	}))
+	// Hold the fleet lock as another run would: the package's class (CRC-32 of
+	// "tenancy") and the fleet object of shared schema and version table.
+	conn, err := e.admin.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	class := int32(crc32.ChecksumIEEE([]byte("tenancy")))
+	obj := int32(crc32.ChecksumIEEE([]byte("fleet\x00shared\x00schema_migrations")))
+	if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_lock($1, $2)`, class, obj); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err = m3.UpgradeFleet(ctx, tenancy.FleetOptions{})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("UpgradeFleet while another run holds the lock: %v, want it to wait until its deadline", err)
+	}
+	if v, _ := e.version(t, "w1"); v != 2 {
+		t.Fatalf("w1 at %d: the waiting run migrated it", v)
+	}
+	if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1, $2)`, class, obj); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := m3.UpgradeFleet(context.Background(), tenancy.FleetOptions{}); err != nil || rep.Upgraded != 1 {
+		t.Fatalf("UpgradeFleet after the other run: %+v, %v", rep, err)
+	}
+}

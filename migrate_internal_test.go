@@ -1,0 +1,144 @@
+package tenancy
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"strings"
+	"testing"
+
+	"github.com/golang-migrate/migrate/v4"
+	"github.com/golang-migrate/migrate/v4/database"
+	"github.com/lib/pq"
+)
+
+func TestMigrateTxControlStatement(t *testing.T) {
+	cases := []struct {
+		sql  string
+		kw   string
+		line int
+	}{
+		{"CREATE TABLE a (id int);", "", 0},
+		{"BEGIN;\nCREATE TABLE a (id int);\nCOMMIT;", "BEGIN", 1},
+		{"-- a comment\n\n  begin transaction;", "BEGIN", 3},
+		{"CREATE TABLE a (id int);\nCommit;", "COMMIT", 2},
+		{"START TRANSACTION; SELECT 1;", "START", 1},
+		{"SELECT 1; END;", "END", 1},
+		{"SELECT 1;\nROLLBACK;", "ROLLBACK", 2},
+		{"SELECT 1; abort;", "ABORT", 1},
+		{"PREPARE TRANSACTION 'x';", "PREPARE TRANSACTION", 1},
+		{"PREPARE q AS SELECT 1;", "", 0},
+		// Not statements: inside strings, identifiers, comments, dollar quotes.
+		{"SELECT 'x; COMMIT'; SELECT 2;", "", 0},
+		{"SELECT 'it''s; COMMIT';", "", 0},
+		{`SELECT E'\'; COMMIT';`, "", 0},
+		{`SELECT "a; COMMIT" FROM t;`, "", 0},
+		{"/* outer /* nested; COMMIT */ still comment; COMMIT */ SELECT 1;", "", 0},
+		{"-- ; COMMIT\nSELECT 1;", "", 0},
+		{"CREATE FUNCTION f() RETURNS void AS $$ BEGIN PERFORM 1; END $$ LANGUAGE plpgsql;", "", 0},
+		{"CREATE FUNCTION f() RETURNS void AS $body$ BEGIN; COMMIT; $x$ $body$ LANGUAGE sql;", "", 0},
+		{"DO $$BEGIN\n COMMIT;\nEND$$;\nCOMMIT;", "COMMIT", 4},
+		{"SELECT $1; COMMIT;", "COMMIT", 1},
+		{"SELECT a$b; SELECT 1;", "", 0},
+		// A standard-string containing a backslash does not escape the quote.
+		{`SELECT 'C:\'; COMMIT;`, "COMMIT", 1},
+		{"UPDATE t SET note = 'begin'; -- end\n", "", 0},
+		// Conservative on BEGIN ATOMIC bodies: END after ; is taken for one.
+		{"CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;", "END", 1},
+		{"SELECT 'unterminated", "", 0},
+		{"SELECT $$unterminated", "", 0},
+	}
+	for _, c := range cases {
+		kw, line := txControlStatement(c.sql)
+		if kw != c.kw || line != c.line {
+			t.Errorf("txControlStatement(%q) = %q, %d; want %q, %d", c.sql, kw, line, c.kw, c.line)
+		}
+	}
+}
+
+func FuzzMigrateTxControlStatement(f *testing.F) {
+	for _, s := range []string{"BEGIN;", "SELECT '$$'; COMMIT;", "/* /* */", "$a$ $a$", `E'\\'`, "\"x\"\"y\""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		kw, line := txControlStatement(s)
+		if (kw == "") != (line == 0) || line > strings.Count(s, "\n")+1 {
+			t.Fatalf("txControlStatement(%q) = %q, %d", s, kw, line)
+		}
+		if kw != "" && !strings.Contains(strings.ToUpper(s), strings.Fields(kw)[0]) {
+			t.Fatalf("txControlStatement(%q) found %q, which is not in the text", s, kw)
+		}
+	})
+}
+
+func TestMigrateLockClass(t *testing.T) {
+	if want := int32(crc32.ChecksumIEEE([]byte("tenancy"))); lockClass != want {
+		t.Fatalf("lockClass = %d, want %d", lockClass, want)
+	}
+	if lockObject("fleet", "shared", "schema_migrations") == lockObject("fleet", "other", "schema_migrations") {
+		t.Fatal("fleet locks of different shared schemas collide")
+	}
+}
+
+func TestMigrateParseVersionXML(t *testing.T) {
+	const doc = "<table xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\n\n<row>\n  <version>%s</version>\n  <dirty>%s</dirty>\n</row>\n\n</table>\n"
+	cases := []struct {
+		x       sql.NullString
+		version int64
+		dirty   bool
+		err     bool
+	}{
+		{sql.NullString{}, -1, false, false},
+		{sql.NullString{Valid: true, String: "<table xmlns:xsi=\"x\">\n\n</table>\n"}, -1, false, false},
+		{sql.NullString{Valid: true, String: fmt.Sprintf(doc, "20240101120000", "false")}, 20240101120000, false, false},
+		{sql.NullString{Valid: true, String: fmt.Sprintf(doc, "3", "true")}, 3, true, false},
+		{sql.NullString{Valid: true, String: fmt.Sprintf(doc, "-1", "true")}, -1, true, false},
+		{sql.NullString{Valid: true, String: fmt.Sprintf(doc, "x", "true")}, 0, false, true},
+	}
+	for _, c := range cases {
+		v, d, err := parseVersionXML(c.x)
+		if v != c.version || d != c.dirty || (err != nil) != c.err {
+			t.Errorf("parseVersionXML(%q) = %d, %v, %v", c.x.String, v, d, err)
+		}
+	}
+}
+
+func TestMigrateTranslateErr(t *testing.T) {
+	pqErr := &pq.Error{Code: "42P01", Message: "relation does not exist"}
+	dbErr := database.Error{OrigErr: pqErr, Err: "migration failed", Query: []byte("SELECT secret FROM t")}
+	for name, c := range map[string]struct {
+		in   error
+		is   error
+		asPQ bool
+	}{
+		"lock timeout": {migrate.ErrLockTimeout, ErrLocked, false},
+		"dirty":        {migrate.ErrDirty{Version: 3}, ErrDirty, false},
+		"db error":     {dbErr, nil, true},
+		"db error ptr": {&dbErr, nil, true},
+		"joined":       {errors.Join(&dbErr, errors.New("unlock")), nil, true},
+	} {
+		got := translateMigrateErr(c.in)
+		if c.is != nil && !errors.Is(got, c.is) {
+			t.Errorf("%s: %v does not match %v", name, got, c.is)
+		}
+		var pe *pq.Error
+		if c.asPQ && (!errors.As(got, &pe) || pe != pqErr) {
+			t.Errorf("%s: the *pq.Error is not reachable from %v", name, got)
+		}
+		if strings.Contains(got.Error(), "SELECT secret") {
+			t.Errorf("%s: the query leaked into %q", name, got)
+		}
+	}
+}
+
+func TestMigrateErrorLine(t *testing.T) {
+	q := "CREATE TABLE a (id int);\n-- ünïcode\nSELECT nope FROM a;"
+	pos := len([]rune("CREATE TABLE a (id int);\n-- ünïcode\nSELECT ")) + 1
+	if got := errorLine(q, &pq.Error{Position: fmt.Sprint(pos)}); got != 3 {
+		t.Fatalf("errorLine = %d, want 3", got)
+	}
+	if got := errorLine(q, errors.New("x")); got != 0 {
+		t.Fatalf("errorLine without position = %d", got)
+	}
+}
