@@ -78,6 +78,28 @@
 //	statement outside a transaction                3          BEGIN, SET LOCAL, statement, COMMIT
 //	transaction                                    1          BEGIN, SET LOCAL, statements, COMMIT
 //
+// # Migrations
+//
+// A [Migrator] applies two sets of golang-migrate files from fs.FS values (typically
+// embed.FS): the shared set to the shared schema (it must create the registry
+// table: see package migrations) and the tenant set to every tenant schema. Each
+// schema has its own version table (default "schema_migrations") inside it.
+//
+//	m, err := tenancy.NewMigrator(db, reg, migrations.Shared, migrations.Tenant)
+//	_, err = m.MigrateShared(ctx)                         // every start-up; safe from many replicas
+//	t, err := m.CreateTenant(ctx, tenancy.NewTenant{Name: "Acme", Schema: "acme", Host: "acme.example.com"})
+//	plan, err := m.Plan(ctx, "acme", 0)                   // dry run: what would run, with its SQL
+//	report, err := m.UpgradeFleet(ctx, tenancy.FleetOptions{Concurrency: 4})
+//
+// [Migrator.CreateTenant] is one transaction (registry row, schema, every migration,
+// version table), so a failure leaves nothing behind. [Migrator.UpgradeFleet] reads
+// every tenant's version in one statement per 500 tenants, skips those at the
+// target without opening a connection, upgrades the rest with bounded concurrency,
+// and reports per tenant; one tenant's failure neither stops nor rolls back the
+// others. A failed migration leaves its tenant dirty at that version
+// ([ErrDirty]); [Migrator.Force] is the way out. Migrations must run on direct (or
+// session-pooled) connections: they use session-level advisory locks.
+//
 // # Failure behaviour
 //
 // The middleware fails closed: no tenant in the request → 400, malformed tenant →

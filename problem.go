@@ -107,6 +107,21 @@ var problemKinds = [...]problemKind{
 	// unknown one, so the client learns nothing from the difference.
 	{ErrInvalidSchemaName, http.StatusNotFound, problemTypeBase + "ErrUnknownTenant",
 		"Unknown tenant", "No tenant matches the request."},
+	{ErrInvalidHost, http.StatusBadRequest, problemTypeBase + "ErrInvalidHost",
+		"Invalid host", "The host name is not valid."},
+	// The Migrator's errors, for admin APIs that answer with DefaultErrorHandler.
+	{ErrConflict, http.StatusConflict, problemTypeBase + "ErrConflict",
+		"Tenant already exists", "Another tenant has the same name, schema or host."},
+	{ErrSchemaExists, http.StatusConflict, problemTypeBase + "ErrSchemaExists",
+		"Schema already exists", "A schema of that name exists and is not a registered tenant."},
+	{ErrDirty, http.StatusConflict, problemTypeBase + "ErrDirty",
+		"Schema is dirty", "A migration of this schema failed; an operator must force its version."},
+	{ErrLocked, http.StatusConflict, problemTypeBase + "ErrLocked",
+		"Migration in progress", "Another migration holds this schema's lock. Try again later."},
+	{ErrIrreversible, http.StatusConflict, problemTypeBase + "ErrIrreversible",
+		"Migration is irreversible", "A migration on the way has no down migration."},
+	{ErrUnknownVersion, http.StatusUnprocessableEntity, problemTypeBase + "ErrUnknownVersion",
+		"Unknown version", "No migration has that version."},
 	{context.Canceled, http.StatusServiceUnavailable, "", "",
 		"The request could not be completed. Try again later."},
 	{context.DeadlineExceeded, http.StatusServiceUnavailable, "", "",
@@ -130,6 +145,10 @@ func kindOf(err error) *problemKind {
 //   - [ErrRegistryUnavailable]: 503 Service Unavailable;
 //   - [ErrNoTenant], [ErrMalformedRequest], [ErrTenantMismatch]: 400 Bad Request;
 //   - [ErrUnknownTenant], [ErrInvalidSchemaName]: 404 Not Found;
+//   - [ErrInvalidHost]: 400 Bad Request;
+//   - [ErrConflict], [ErrSchemaExists], [ErrDirty], [ErrLocked], [ErrIrreversible]:
+//     409 Conflict; [ErrUnknownVersion]: 422 Unprocessable Entity (the [Migrator]'s
+//     errors, for admin APIs);
 //   - [context.Canceled], [context.DeadlineExceeded]: 503 Service Unavailable.
 //
 // nil gives 200 OK and any other error 500 Internal Server Error.
