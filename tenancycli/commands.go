@@ -1,0 +1,273 @@
+package tenancycli
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/go-tenancy/tenancy"
+)
+
+func (c *cli) migrateShared(ctx context.Context, fs *flag.FlagSet, args []string) int {
+	if _, code, ok := c.parse(fs, args, 0, 0); !ok {
+		return code
+	}
+	res, err := c.m.MigrateShared(ctx)
+	if err != nil {
+		return c.fail(err)
+	}
+	c.printResult(res)
+	return ExitOK
+}
+
+func (c *cli) upgrade(ctx context.Context, fs *flag.FlagSet, args []string) int {
+	version := fs.Uint("version", 0, "target `version` (0: the newest)")
+	dryRun := fs.Bool("dry-run", false, "print the migrations that would run, with their SQL, and change nothing")
+	pos, code, ok := c.parse(fs, args, 1, 1)
+	if !ok {
+		return code
+	}
+	if *dryRun {
+		p, err := c.m.Plan(ctx, pos[0], *version)
+		if err != nil {
+			return c.fail(err)
+		}
+		if p.To < p.From {
+			// Plan would revert to reach an older version; an upgrade never does.
+			p.To, p.Steps = p.From, nil
+		}
+		c.printPlan(p)
+		return ExitOK
+	}
+	res, err := c.m.UpgradeTo(ctx, pos[0], *version)
+	if err != nil {
+		return c.fail(err)
+	}
+	c.printResult(res)
+	return ExitOK
+}
+
+func (c *cli) downgrade(ctx context.Context, fs *flag.FlagSet, args []string) int {
+	steps := fs.Int("steps", 1, "how many of the newest applied migrations to revert")
+	dryRun := fs.Bool("dry-run", false, "print the migrations that would be reverted, with their SQL, and change nothing")
+	pos, code, ok := c.parse(fs, args, 1, 1)
+	if !ok {
+		return code
+	}
+	if *steps < 1 {
+		return c.usageError(fs, "--steps must be at least 1, got %d", *steps)
+	}
+	if *dryRun {
+		p, err := c.m.PlanDowngrade(ctx, pos[0], *steps)
+		if err != nil {
+			return c.fail(err)
+		}
+		c.printPlan(p)
+		return ExitOK
+	}
+	res, err := c.m.Downgrade(ctx, pos[0], *steps)
+	if err != nil {
+		return c.fail(err)
+	}
+	c.printResult(res)
+	return ExitOK
+}
+
+func (c *cli) status(ctx context.Context, fs *flag.FlagSet, args []string) int {
+	check := fs.Bool("check", false, "exit 1 if a schema shown is dirty or has pending migrations")
+	pos, code, ok := c.parse(fs, args, 0, 1)
+	if !ok {
+		return code
+	}
+	var rows []tenancy.Status
+	if len(pos) == 1 {
+		st, err := c.m.Status(ctx, pos[0])
+		if err != nil {
+			return c.fail(err)
+		}
+		rows = append(rows, st)
+		w := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(w, "schema\t%s\n", st.Schema)
+		if st.TenantID != 0 {
+			fmt.Fprintf(w, "tenant id\t%d\n", st.TenantID)
+		}
+		fmt.Fprintf(w, "version\t%d\nhead\t%d\npending\t%d\ndirty\t%s\n", st.Version, st.Head, st.Pending, yesNo(st.Dirty))
+		w.Flush()
+	} else {
+		shared, err := c.m.Status(ctx, c.SharedSchema)
+		if err != nil {
+			return c.fail(err)
+		}
+		fleet, err := c.m.FleetStatus(ctx)
+		if err != nil {
+			return c.fail(err)
+		}
+		rows = append([]tenancy.Status{shared}, fleet...)
+		w := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(w, "SCHEMA\tTENANT\tVERSION\tHEAD\tPENDING\tDIRTY")
+		for _, st := range rows {
+			id := "(shared)"
+			if st.TenantID != 0 {
+				id = strconv.FormatInt(st.TenantID, 10)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%s\n", st.Schema, id, st.Version, st.Head, st.Pending, yesNo(st.Dirty))
+		}
+		w.Flush()
+		fmt.Fprintf(c.Stdout, "%d tenants\n", len(fleet))
+	}
+	if *check {
+		bad := 0
+		for _, st := range rows {
+			if st.Dirty || st.Pending > 0 {
+				bad++
+			}
+		}
+		if bad > 0 {
+			fmt.Fprintf(c.Stderr, "%s: %d schemas are dirty or have pending migrations\n", c.Name, bad)
+			return ExitFailure
+		}
+	}
+	return ExitOK
+}
+
+func (c *cli) force(ctx context.Context, fs *flag.FlagSet, args []string) int {
+	pos, code, ok := c.parse(fs, args, 2, 2)
+	if !ok {
+		return code
+	}
+	v, err := strconv.Atoi(pos[1])
+	if err != nil || v < -1 {
+		return c.usageError(fs, "version %q is not a migration version (or 0 / -1 for none)", pos[1])
+	}
+	if err := c.m.Force(ctx, pos[0], v); err != nil {
+		return c.fail(err)
+	}
+	fmt.Fprintf(c.Stdout, "schema %q: version set to %d, dirty flag cleared (no migration was run)\n", pos[0], max(v, 0))
+	return ExitOK
+}
+
+func (c *cli) create(ctx context.Context, fs *flag.FlagSet, args []string) int {
+	host := fs.String("host", "", "the tenant's unique `host` name (optional)")
+	pos, code, ok := c.parse(fs, args, 2, 2)
+	if !ok {
+		return code
+	}
+	t, err := c.m.CreateTenant(ctx, tenancy.NewTenant{Name: pos[0], Schema: pos[1], Host: *host})
+	if err != nil {
+		return c.fail(err)
+	}
+	fmt.Fprintf(c.Stdout, "created tenant %q (id %d): schema %s", t.Name, t.ID, t.Schema)
+	if t.Host != "" {
+		fmt.Fprintf(c.Stdout, ", host %s", t.Host)
+	}
+	fmt.Fprintf(c.Stdout, ", version %d\n", c.m.Head())
+	return ExitOK
+}
+
+func (c *cli) drop(ctx context.Context, fs *flag.FlagSet, args []string) int {
+	yes := fs.Bool("yes", false, "do not ask for confirmation")
+	pos, code, ok := c.parse(fs, args, 1, 1)
+	if !ok {
+		return code
+	}
+	schema := pos[0]
+	if !*yes {
+		if c.Stdin == nil {
+			return c.usageError(fs, "refusing to drop %q without --yes: there is no terminal to confirm on", schema)
+		}
+		// Look the tenant up first: no point asking about a tenant that is not there.
+		t, err := c.reg.Get(ctx, tenancy.SchemaKey(schema))
+		if err != nil {
+			return c.fail(err)
+		}
+		fmt.Fprintf(c.Stdout, "This drops tenant %q (id %d): schema %s and ALL its data.\nType the schema name to confirm: ",
+			t.Name, t.ID, t.Schema)
+		line, _ := bufio.NewReader(c.Stdin).ReadString('\n')
+		if strings.TrimSpace(line) != schema {
+			fmt.Fprintln(c.Stdout)
+			fmt.Fprintf(c.Stderr, "%s: not confirmed: nothing was dropped\n", c.Name)
+			return ExitFailure
+		}
+	}
+	if err := c.m.DropTenant(ctx, schema); err != nil {
+		return c.fail(err)
+	}
+	fmt.Fprintf(c.Stdout, "dropped tenant schema %s\n", schema)
+	return ExitOK
+}
+
+func (c *cli) list(ctx context.Context, fs *flag.FlagSet, args []string) int {
+	if _, code, ok := c.parse(fs, args, 0, 0); !ok {
+		return code
+	}
+	w := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "ID\tSCHEMA\tNAME\tHOST\tCREATED")
+	n := 0
+	for t, err := range c.reg.All(ctx) {
+		if err != nil {
+			w.Flush()
+			return c.fail(err)
+		}
+		n++
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\n", t.ID, t.Schema, t.Name, orDash(t.Host), t.CreatedAt.UTC().Format("2006-01-02 15:04:05Z"))
+	}
+	w.Flush()
+	fmt.Fprintf(c.Stdout, "%d tenants\n", n)
+	return ExitOK
+}
+
+// printResult reports what one run did.
+func (c *cli) printResult(r tenancy.Result) {
+	if len(r.Applied) == 0 {
+		fmt.Fprintf(c.Stdout, "schema %q: at version %d, nothing to do\n", r.Schema, r.To)
+		return
+	}
+	fmt.Fprintf(c.Stdout, "schema %q: version %d -> %d (ran %s) in %s\n", r.Schema, r.From, r.To, versions(r.Applied), ms(r.Duration))
+}
+
+// printPlan prints a dry run: the migrations that would run, with their SQL.
+func (c *cli) printPlan(p tenancy.Plan) {
+	w := c.Stdout
+	if len(p.Steps) == 0 {
+		fmt.Fprintf(w, "schema %q: at version %d, nothing to do (dry run)\n", p.Schema, p.From)
+		return
+	}
+	fmt.Fprintf(w, "schema %q: version %d -> %d, %d migration(s) would run (dry run: nothing was changed)\n",
+		p.Schema, p.From, p.To, len(p.Steps))
+	for _, s := range p.Steps {
+		dir := "up"
+		if s.Down {
+			dir = "down"
+		}
+		fmt.Fprintf(w, "\n-- migration %d %s (%s)\n%s", s.Version, s.Name, dir, s.SQL)
+		if !strings.HasSuffix(s.SQL, "\n") {
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+func versions(vs []uint) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = strconv.FormatUint(uint64(v), 10)
+	}
+	return strings.Join(s, ", ")
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "YES"
+	}
+	return "no"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

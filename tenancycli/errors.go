@@ -1,0 +1,60 @@
+package tenancycli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lib/pq"
+
+	"github.com/go-tenancy/tenancy"
+)
+
+// fail prints err, with a hint on what to do about it when there is a usual
+// remedy, and returns ExitFailure.
+func (c *cli) fail(err error) int {
+	fmt.Fprintf(c.Stderr, "%s: error: %v\n", c.Name, err)
+	if h := c.hint(err); h != "" {
+		fmt.Fprintf(c.Stderr, "hint: %s\n", h)
+	}
+	return ExitFailure
+}
+
+func (c *cli) hint(err error) string {
+	var me *tenancy.MigrationError
+	var pe *pq.Error
+	switch {
+	case errors.Is(err, tenancy.ErrDirty):
+		schema, version := "<schema>", "<version>"
+		if errors.As(err, &me) {
+			schema, version = me.Schema, fmt.Sprint(me.Version)
+		}
+		return fmt.Sprintf("a migration failed part-way. Inspect the schema and repair it by hand, then record "+
+			"the version it is really at: %s force %s <version> (the failed one was %s; if it ran as one "+
+			"transaction, the schema is at the version before it)", c.Name, schema, version)
+	case errors.Is(err, tenancy.ErrLocked):
+		return "another migration of this schema is running; try again when it has finished"
+	case errors.Is(err, tenancy.ErrUnknownTenant):
+		return fmt.Sprintf("'%s list' shows the registered tenants", c.Name)
+	case errors.Is(err, tenancy.ErrIrreversible):
+		return "a migration to revert has no down file; nothing was changed"
+	case errors.As(err, &pe) && pe.Code == "42P01": // undefined_table
+		return fmt.Sprintf("has the shared schema been created? Run '%s migrate-shared'", c.Name)
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
+	}
+	return ""
+}
+
+// ms formats a duration for people: milliseconds with at most one decimal
+// below a second, else seconds.
+func ms(d time.Duration) string {
+	switch {
+	case d < 10*time.Millisecond:
+		return d.Round(100 * time.Microsecond).String()
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(10 * time.Millisecond).String()
+}
