@@ -47,8 +47,13 @@ func serverUser() (*osUser, error) {
 // credentials change, but the Go runtime sets it after switching user and group;
 // and it fires when the parent *thread* exits, which the Go runtime does only for
 // threads locked by runtime.LockOSThread, which Start does not call.
+//
+// The child gets a process group of its own (Setpgid), so that Ctrl-C in a
+// terminal, which signals the whole foreground group, reaches only the parent: the
+// parent decides when to stop the server (after its in-flight requests), rather
+// than the server shutting down under it.
 func sysProcAttr(owner *osUser) *syscall.SysProcAttr {
-	attr := &syscall.SysProcAttr{Pdeathsig: immediateShutdown}
+	attr := &syscall.SysProcAttr{Pdeathsig: immediateShutdown, Setpgid: true}
 	if owner != nil {
 		attr.Credential = &syscall.Credential{
 			Uid:         uint32(owner.uid),
