@@ -118,7 +118,7 @@ func (cn *conn) target(ctx context.Context) (string, error) {
 	if s.err != nil {
 		return "", s.err
 	}
-	if s.tenant != nil && s.schema == cn.cfg.sharedSchema {
+	if s.tenant != nil && cn.cfg.isReserved(s.schema) {
 		return "", &SchemaNameError{Name: s.schema, Reason: "it is reserved for shared tables"}
 	}
 	return s.schema, nil
@@ -208,8 +208,10 @@ func (cn *conn) ExecContext(ctx context.Context, query string, args []driver.Nam
 		}
 		return res, nil
 	}
-	if err := cn.prepare(ctx, schema); err != nil {
-		return nil, err
+	if !(cn.inTx && isTxControl(query)) {
+		if err := cn.prepare(ctx, schema); err != nil {
+			return nil, err
+		}
 	}
 	res, err := cn.innerExec(ctx, query, args)
 	cn.after(query, err)
@@ -234,8 +236,10 @@ func (cn *conn) QueryContext(ctx context.Context, query string, args []driver.Na
 		}
 		return &txRows{Rows: rows, tx: itx}, nil
 	}
-	if err := cn.prepare(ctx, schema); err != nil {
-		return nil, err
+	if !(cn.inTx && isTxControl(query)) {
+		if err := cn.prepare(ctx, schema); err != nil {
+			return nil, err
+		}
 	}
 	rows, err := cn.innerQuery(ctx, query, args)
 	cn.after(query, err)
@@ -348,6 +352,24 @@ func (cn *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, 
 	schema, err := cn.target(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if cn.txMode() && !cn.inTx {
+		// Parse in a transaction whose search_path is the tenant's; the prepared
+		// statement outlives it.
+		itx, err := cn.implicitTx(ctx, schema)
+		if err != nil {
+			return nil, err
+		}
+		st, err := cn.innerPrepare(ctx, query)
+		if err != nil {
+			itx.Rollback()
+			return nil, err
+		}
+		if err := itx.Commit(); err != nil {
+			st.Close()
+			return nil, err
+		}
+		return &connStmt{inner: st, cn: cn, query: query}, nil
 	}
 	if err := cn.prepare(ctx, schema); err != nil {
 		return nil, err
@@ -566,6 +588,28 @@ func (r *closeStmtRows) Close() error {
 		err = cerr
 	}
 	return err
+}
+
+// isTxControl reports whether q is a single SAVEPOINT, RELEASE, ROLLBACK [TO],
+// COMMIT, END or ABORT statement: it resolves no name, so it needs no search_path,
+// and it is all that an aborted transaction accepts (a SET sent before a ROLLBACK
+// TO SAVEPOINT that recovers from an error would itself fail).
+func isTxControl(q string) bool {
+	q = strings.TrimSpace(q)
+	q = strings.TrimSpace(strings.TrimSuffix(q, ";"))
+	if q == "" || strings.ContainsAny(q, ";'\"$-/") {
+		return false
+	}
+	word := q
+	if i := strings.IndexAny(q, " \t\r\n"); i >= 0 {
+		word = q[:i]
+	}
+	for _, kw := range []string{"SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT", "END", "ABORT"} {
+		if strings.EqualFold(word, kw) {
+			return true
+		}
+	}
+	return false
 }
 
 // mayChangeSearchPath reports whether a statement might leave the session's

@@ -85,3 +85,16 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+func TestIsTxControl(t *testing.T) {
+	for q, want := range map[string]bool{
+		"ROLLBACK TO SAVEPOINT s": true, "rollback to savepoint s;": true, "SAVEPOINT s": true,
+		"RELEASE SAVEPOINT s": true, "COMMIT": true, "end": true, "ABORT": true, "ROLLBACK": true,
+		"SELECT 1": false, "ROLLBACK; DROP TABLE x": false, "SAVEPOINT \"s\"": false,
+		"": false, "ROLLBACKX": false, "SET search_path TO x": false,
+	} {
+		if got := isTxControl(q); got != want {
+			t.Errorf("isTxControl(%q) = %v, want %v", q, got, want)
+		}
+	}
+}

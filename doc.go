@@ -77,6 +77,7 @@
 //	TransactionMode
 //	statement outside a transaction                3          BEGIN, SET LOCAL, statement, COMMIT
 //	transaction                                    1          BEGIN, SET LOCAL, statements, COMMIT
+//	prepare outside a transaction                  3          BEGIN, SET LOCAL, parse, COMMIT
 //
 // # Migrations
 //

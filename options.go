@@ -118,6 +118,20 @@ func (c *config) finish() error {
 	return nil
 }
 
+// isReserved reports whether no tenant may use schema: the shared schema or a
+// WithSearchPath schema.
+func (c *config) isReserved(schema string) bool {
+	if schema == c.sharedSchema {
+		return true
+	}
+	for _, s := range c.extraSchema {
+		if s == schema {
+			return true
+		}
+	}
+	return false
+}
+
 // reserved returns the names no tenant may use as its schema.
 func (c *config) reserved() []string {
 	return append([]string{c.sharedSchema}, c.extraSchema...)
