@@ -1,0 +1,302 @@
+package tenancy_test
+
+import (
+	"context"
+	"database/sql"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-tenancy/tenancy"
+	"github.com/go-tenancy/tenancy/internal/pgbouncer"
+	"github.com/go-tenancy/tenancy/internal/rtcount"
+)
+
+// These tests put PgBouncer between the library and PostgreSQL (the Debian
+// pgbouncer binary, started by internal/pgbouncer). They show that TransactionMode
+// stays isolated behind transaction pooling, and precisely how SessionMode breaks
+// there: see SECURITY.md.
+
+// startBouncer starts a pgbouncer in front of the server and database of dsn and
+// returns it with the URL of the database through it. Without pgbouncer the test
+// fails, saying how to install it; under -short it is skipped.
+func startBouncer(t *testing.T, dsn, poolMode string, poolSize int) (*pgbouncer.Bouncer, string) {
+	t.Helper()
+	if _, err := pgbouncer.FindBinary(); err != nil {
+		if testing.Short() {
+			t.Skipf("skipped in -short mode: %v", err)
+		}
+		t.Fatalf("these tests need PgBouncer: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := pgbouncer.Start(ctx, pgbouncer.Config{Upstream: dsn, PoolMode: poolMode, PoolSize: poolSize})
+	if err != nil {
+		t.Fatalf("start pgbouncer: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := b.Stop(); err != nil {
+			t.Errorf("stop pgbouncer: %v", err)
+		}
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, b.URL(strings.TrimPrefix(u.Path, "/"))
+}
+
+// TestPgBouncerTransactionModeIsolation runs the mixed load in TransactionMode
+// through PgBouncer in transaction pooling mode: 30 tenants, 32 goroutines, up to 24
+// client connections sharing 4 server connections. Every result is checked as in
+// TestIsolationUnderLoad, including after statements that leave a session-level
+// search_path on a server connection that the next client's transaction inherits.
+func TestPgBouncerTransactionModeIsolation(t *testing.T) {
+	t.Parallel()
+	const tenants, workers, clients, serverConns = 30, 32, 24, 4
+	perWorker := 250
+	if testing.Short() {
+		perWorker = 60
+	}
+	e := newEnv(t)
+	ts := loadSchemas(t, e, tenants)
+	b, through := startBouncer(t, e.dsn, "transaction", serverConns)
+	db := openCounted(t, through, &rtcount.Counter{}, tenancy.WithMode(tenancy.TransactionMode))
+	db.Pool().SetMaxOpenConns(clients)
+	db.Pool().SetMaxIdleConns(clients)
+	dbname := strings.TrimPrefix(mustURL(t, e.dsn).Path, "/")
+
+	// A sampler asks PgBouncer, every 200 operations, how many client and server
+	// connections the test's database has (SHOW POOLS; connections that only
+	// carry cancel requests are not counted).
+	var maxClients, maxServers atomic.Int64
+	tick := make(chan struct{}, 1)
+	done, sampled := make(chan struct{}), make(chan error, 1)
+	go func() {
+		ctx := context.Background()
+		for {
+			select {
+			case <-done:
+				sampled <- nil
+				return
+			case <-tick:
+			}
+			pools, err := b.Show(ctx, "POOLS")
+			if err != nil {
+				sampled <- err
+				return
+			}
+			for _, p := range pools {
+				if p["database"] != dbname {
+					continue
+				}
+				raise(&maxClients, sum(p, "cl_active", "cl_waiting"))
+				raise(&maxServers, sum(p, "sv_active", "sv_idle", "sv_used", "sv_tested", "sv_login", "sv_being_canceled"))
+			}
+		}
+	}()
+
+	w := defaultWeights
+	// A statement prepared outside a transaction lives on one server connection;
+	// PgBouncer 1.18 in transaction pooling may run its next execution on another
+	// ("prepared statement does not exist"). Prepared statements inside a
+	// transaction are fine, and lib/pq's parameterised queries (the unnamed
+	// statement) are fine because TransactionMode runs every statement inside one.
+	w[opPrepared] = 0
+	// Enough cancellations that some reach the server mid-statement through
+	// PgBouncer (which forwards the cancel request).
+	w[opCancel], w[opTxCancel] = 5, 5
+	r := newLoad(t, db, ts, loadConfig{
+		workers: workers, weights: w, cancelAfter: 40 * time.Millisecond,
+		onOp: func(n int64, _ bool) {
+			if n%200 == 0 {
+				select {
+				case tick <- struct{}{}:
+				default:
+				}
+			}
+		},
+	})
+	start := time.Now()
+	r.run(perWorker, nil)
+	close(done)
+	if err := <-sampled; err != nil {
+		t.Fatalf("sampler: %v", err)
+	}
+	r.summary(t, time.Since(start))
+	t.Logf("PgBouncer: at most %d client and %d server connections for the database", maxClients.Load(), maxServers.Load())
+
+	if got := r.ops.Load(); got != int64(workers*perWorker) {
+		t.Errorf("ran %d operations, want %d", got, workers*perWorker)
+	}
+	if errs, first := r.round(); errs != 0 {
+		t.Errorf("final round of reads: %d errors, first: %v", errs, first)
+	}
+	r.verify(t, e.admin)
+	if r.midQuery.Load() == 0 {
+		t.Error("no cancellation reached the server through PgBouncer")
+	}
+	if m := maxServers.Load(); m < 1 || m > serverConns {
+		t.Errorf("PgBouncer used up to %d server connections, want 1 to %d", m, serverConns)
+	}
+	if m := maxClients.Load(); m <= serverConns {
+		t.Errorf("at most %d client connections were seen: not more clients than server connections (%d)", m, serverConns)
+	}
+}
+
+// sum adds up the integer columns of a SHOW row.
+func sum(row map[string]string, cols ...string) int64 {
+	var n int64
+	for _, c := range cols {
+		v, _ := strconv.ParseInt(row[c], 10, 64)
+		n += v
+	}
+	return n
+}
+
+// raise sets max to n if n is larger.
+func raise(max *atomic.Int64, n int64) {
+	for old := max.Load(); n > old && !max.CompareAndSwap(old, n); old = max.Load() {
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// seen is what one read through PgBouncer saw: readSQL's first row.
+type seen struct {
+	marker, cur, tag string
+	pid              int
+}
+
+func readOn(t *testing.T, c *sql.Conn, tn *loadTenant) seen {
+	t.Helper()
+	rows, err := scanReads(c.QueryContext(tn.ctx, readSQL))
+	if err != nil {
+		t.Fatalf("read for %s: %v", tn.Schema, err)
+	}
+	if len(rows) != 1 {
+		t.Fatalf("read for %s returned %d rows, want 1", tn.Schema, len(rows))
+	}
+	return seen{rows[0].Marker, rows[0].Cur, rows[0].Tag.String, rows[0].PID}
+}
+
+// TestPgBouncerSessionModeUnsafe shows, deterministically, why SessionMode must not
+// be used behind transaction pooling, and that TransactionMode is safe there (and
+// SessionMode behind session pooling).
+//
+// PgBouncer is given one server connection and the DB two client connections, c1
+// and c2. In SessionMode the DB remembers per client connection which schema it set,
+// but the SET ran in a transaction of its own, after which PgBouncer may hand the
+// server connection to another client:
+//
+//  1. c1 reads for t00: SET search_path TO t00, then the query: sees t00.
+//  2. c2 reads for t01: SET search_path TO t01 on the same server connection.
+//  3. c1 reads for t00 again: c1 believes it is on t00 and sends the query alone;
+//     it runs with c2's search_path and returns t01's marker and rows.
+//  4. PgBouncer closes the server connection (RECONNECT, as server_lifetime or a
+//     network failure would) and opens a new one, with the default search_path.
+//  5. c2 reads for t01: it believes it is on t01; the query runs in public.
+func TestPgBouncerSessionModeUnsafe(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ts := loadSchemas(t, e, 2)
+	t00, t01 := ts[0], ts[1]
+	mustExec(t, e.admin, `INSERT INTO t00.items (tenant) VALUES ('t00'); INSERT INTO t01.items (tenant) VALUES ('t01')`)
+	ctx := context.Background()
+
+	for _, tc := range []struct {
+		name     string
+		poolMode string
+		poolSize int
+		mode     tenancy.Mode
+		// want[i] is what step i+1 reads (marker = current_schema = tag, "" for
+		// no row), and whether the backend pid changed since the previous step.
+		want   [4]string
+		newPID [4]bool
+	}{
+		{"SessionMode behind transaction pooling", "transaction", 1, tenancy.SessionMode,
+			[4]string{"t00", "t01", "t01", "public"}, [4]bool{false, false, false, true}},
+		{"TransactionMode behind transaction pooling", "transaction", 1, tenancy.TransactionMode,
+			[4]string{"t00", "t01", "t00", "t01"}, [4]bool{false, false, false, true}},
+		{"SessionMode behind session pooling", "session", 2, tenancy.SessionMode,
+			[4]string{"t00", "t01", "t00", "t01"}, [4]bool{false, true, true, true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, through := startBouncer(t, e.dsn, tc.poolMode, tc.poolSize)
+			db := openCounted(t, through, &rtcount.Counter{}, tenancy.WithMode(tc.mode))
+			c1, err := db.Pool().Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c1.Close()
+			c2, err := db.Pool().Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c2.Close()
+
+			var got [4]seen
+			got[0] = readOn(t, c1, t00)
+			got[1] = readOn(t, c2, t01)
+			got[2] = readOn(t, c1, t00)
+			// Under session pooling each client keeps its server connection
+			// until it disconnects: there is nothing to hand over, and RECONNECT
+			// would wait for the clients to leave.
+			if tc.poolMode == "transaction" {
+				reconnect(t, b)
+			}
+			got[3] = readOn(t, c2, t01)
+
+			prev := got[0].pid
+			for i, g := range got {
+				want := tc.want[i]
+				wantTag := want
+				if want == "public" {
+					wantTag = "" // public.items is empty
+				}
+				if g.marker != want || g.cur != want || g.tag != wantTag {
+					t.Errorf("step %d: read saw marker %q, current_schema %q, row of %q; want %q", i+1, g.marker, g.cur, g.tag, want)
+				}
+				if i > 0 && (g.pid != prev) != tc.newPID[i] {
+					t.Errorf("step %d: backend pid %d after %d: changed = %v, want %v", i+1, g.pid, prev, g.pid != prev, tc.newPID[i])
+				}
+				prev = g.pid
+			}
+			t.Logf("steps saw %+v", got)
+		})
+	}
+}
+
+// reconnect makes PgBouncer close its (idle) server connections and waits until
+// SHOW SERVERS lists none: bounded polling, as PgBouncer signals nothing.
+func reconnect(t *testing.T, b *pgbouncer.Bouncer) {
+	t.Helper()
+	ctx := context.Background()
+	if err := b.Command(ctx, "RECONNECT"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rows, err := b.Show(ctx, "SERVERS")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PgBouncer still lists %d server connections after RECONNECT: %v", len(rows), rows)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
