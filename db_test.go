@@ -222,14 +222,32 @@ func TestStaleSearchPathIsNeverTrusted(t *testing.T) {
 		{"cancelled mid-query", func(t *testing.T, e *env, acme, globex context.Context) {
 			db := e.db
 			ctx, cancel := context.WithCancel(globex)
-			started := make(chan struct{})
+			defer cancel()
+			done := make(chan error, 1)
 			go func() {
-				<-started
-				cancel()
+				_, err := db.ExecContext(ctx, `SELECT pg_sleep(30) /* cancel me */`)
+				done <- err
 			}()
-			close(started)
-			_, err := db.ExecContext(ctx, `SELECT pg_sleep(5)`)
-			if err == nil {
+			// Cancel once the server is running the statement: a cancel request
+			// that arrives earlier is ignored by the server. pg_stat_activity is
+			// the only signal; poll it, bounded.
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				var n int
+				if err := e.admin.QueryRow(`SELECT count(*) FROM pg_stat_activity
+					WHERE state = 'active' AND query LIKE '%cancel me%' AND pid <> pg_backend_pid()`).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				if n > 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the statement never started")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			cancel()
+			if err := <-done; err == nil {
 				t.Fatal("expected cancellation")
 			}
 		}},
