@@ -189,16 +189,34 @@ func (cn *conn) innerBegin(ctx context.Context, opts driver.TxOptions) (driver.T
 
 // ExecContext runs query in the schema of ctx's scope.
 func (cn *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	return cn.exec(ctx, query, nil, args)
+}
+
+// QueryContext runs query in the schema of ctx's scope.
+func (cn *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	return cn.query(ctx, query, nil, args)
+}
+
+// exec runs a statement that returns no rows, query's text or the prepared st (if
+// not nil), in the schema of ctx's scope: inside a transaction of its own in
+// TransactionMode outside a transaction, else after switching the session if needed.
+func (cn *conn) exec(ctx context.Context, query string, st driver.Stmt, args []driver.NamedValue) (driver.Result, error) {
 	schema, err := cn.target(ctx)
 	if err != nil {
 		return nil, err
+	}
+	run := func() (driver.Result, error) {
+		if st != nil {
+			return stmtExec(ctx, st, args)
+		}
+		return cn.innerExec(ctx, query, args)
 	}
 	if cn.txMode() && !cn.inTx {
 		itx, err := cn.implicitTx(ctx, schema)
 		if err != nil {
 			return nil, err
 		}
-		res, err := cn.innerExec(ctx, query, args)
+		res, err := run()
 		if err != nil {
 			itx.Rollback()
 			return nil, err
@@ -208,42 +226,56 @@ func (cn *conn) ExecContext(ctx context.Context, query string, args []driver.Nam
 		}
 		return res, nil
 	}
-	if !(cn.inTx && isTxControl(query)) {
-		if err := cn.prepare(ctx, schema); err != nil {
-			return nil, err
-		}
+	if err := cn.switchFor(ctx, schema, query); err != nil {
+		return nil, err
 	}
-	res, err := cn.innerExec(ctx, query, args)
+	res, err := run()
 	cn.after(query, err)
 	return res, err
 }
 
-// QueryContext runs query in the schema of ctx's scope.
-func (cn *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+// query is exec for statements that return rows. In TransactionMode outside a
+// transaction, the rows commit their transaction when closed.
+func (cn *conn) query(ctx context.Context, query string, st driver.Stmt, args []driver.NamedValue) (driver.Rows, error) {
 	schema, err := cn.target(ctx)
 	if err != nil {
 		return nil, err
+	}
+	run := func() (driver.Rows, error) {
+		if st != nil {
+			return stmtQuery(ctx, st, args)
+		}
+		return cn.innerQuery(ctx, query, args)
 	}
 	if cn.txMode() && !cn.inTx {
 		itx, err := cn.implicitTx(ctx, schema)
 		if err != nil {
 			return nil, err
 		}
-		rows, err := cn.innerQuery(ctx, query, args)
+		rows, err := run()
 		if err != nil {
 			itx.Rollback()
 			return nil, err
 		}
 		return &txRows{Rows: rows, tx: itx}, nil
 	}
-	if !(cn.inTx && isTxControl(query)) {
-		if err := cn.prepare(ctx, schema); err != nil {
-			return nil, err
-		}
+	if err := cn.switchFor(ctx, schema, query); err != nil {
+		return nil, err
 	}
-	rows, err := cn.innerQuery(ctx, query, args)
+	rows, err := run()
 	cn.after(query, err)
 	return rows, err
+}
+
+// switchFor readies the session for query in SessionMode. Transaction control
+// statements inside a transaction skip it: they resolve no name, and an aborted
+// transaction accepts nothing else (ROLLBACK TO SAVEPOINT recovering from an error
+// must not be preceded by a SET).
+func (cn *conn) switchFor(ctx context.Context, schema, query string) error {
+	if cn.inTx && isTxControl(query) {
+		return nil
+	}
+	return cn.prepare(ctx, schema)
 }
 
 func (cn *conn) innerQuery(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
@@ -452,58 +484,11 @@ func (s *connStmt) Query(args []driver.Value) (driver.Rows, error) {
 }
 
 func (s *connStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	cn := s.cn
-	schema, err := cn.target(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if cn.txMode() && !cn.inTx {
-		itx, err := cn.implicitTx(ctx, schema)
-		if err != nil {
-			return nil, err
-		}
-		res, err := stmtExec(ctx, s.inner, args)
-		if err != nil {
-			itx.Rollback()
-			return nil, err
-		}
-		if err := itx.Commit(); err != nil {
-			return nil, err
-		}
-		return res, nil
-	}
-	if err := cn.prepare(ctx, schema); err != nil {
-		return nil, err
-	}
-	res, err := stmtExec(ctx, s.inner, args)
-	cn.after(s.query, err)
-	return res, err
+	return s.cn.exec(ctx, s.query, s.inner, args)
 }
 
 func (s *connStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	cn := s.cn
-	schema, err := cn.target(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if cn.txMode() && !cn.inTx {
-		itx, err := cn.implicitTx(ctx, schema)
-		if err != nil {
-			return nil, err
-		}
-		rows, err := stmtQuery(ctx, s.inner, args)
-		if err != nil {
-			itx.Rollback()
-			return nil, err
-		}
-		return &txRows{Rows: rows, tx: itx}, nil
-	}
-	if err := cn.prepare(ctx, schema); err != nil {
-		return nil, err
-	}
-	rows, err := stmtQuery(ctx, s.inner, args)
-	cn.after(s.query, err)
-	return rows, err
+	return s.cn.query(ctx, s.query, s.inner, args)
 }
 
 func (s *connStmt) CheckNamedValue(nv *driver.NamedValue) error {

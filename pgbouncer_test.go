@@ -139,8 +139,10 @@ func TestPgBouncerTransactionModeIsolation(t *testing.T) {
 	if r.midQuery.Load() == 0 {
 		t.Error("no cancellation reached the server through PgBouncer")
 	}
-	if m := maxServers.Load(); m < 1 || m > serverConns {
-		t.Errorf("PgBouncer used up to %d server connections, want 1 to %d", m, serverConns)
+	// A server connection closed after a cancellation and its replacement logging
+	// in can both show in one SHOW POOLS sample: allow that one transient extra.
+	if m := maxServers.Load(); m < 1 || m > serverConns+1 {
+		t.Errorf("PgBouncer used up to %d server connections, want 1 to %d (+1 transient)", m, serverConns)
 	}
 	if m := maxClients.Load(); m <= serverConns {
 		t.Errorf("at most %d client connections were seen: not more clients than server connections (%d)", m, serverConns)
