@@ -250,26 +250,44 @@ func (db *DB) pin(ctx context.Context, schema string) (*sql.Conn, func(), error)
 	if err != nil {
 		return nil, nil, err
 	}
-	err = c.Raw(func(dc any) error {
-		cn, ok := dc.(*conn)
-		if !ok {
-			return fmt.Errorf("tenancy: unexpected driver connection %T", dc)
-		}
-		cn.pinned = &scope{schema: schema}
-		return nil
-	})
-	if err != nil {
+	if err := repin(c, schema); err != nil {
 		_ = c.Close()
 		return nil, nil, err
 	}
 	release := func() {
-		_ = c.Raw(func(dc any) error {
-			if cn, ok := dc.(*conn); ok {
-				cn.pinned, cn.cur = nil, ""
-			}
+		_ = rawConn(c, func(*conn) error {
 			return driver.ErrBadConn // discard the physical connection
 		})
 		_ = c.Close()
 	}
 	return c, release, nil
+}
+
+// repin points a connection from pin at schema: its statements without a scope
+// run there from the next one on.
+func repin(c *sql.Conn, schema string) error {
+	return rawConn(c, func(cn *conn) error {
+		cn.pinned = &scope{schema: schema}
+		return nil
+	})
+}
+
+// unpin makes a connection from pin an ordinary pool connection again, on no
+// known schema (its session must have been reset first).
+func unpin(c *sql.Conn) error {
+	return rawConn(c, func(cn *conn) error {
+		cn.pinned, cn.cur = nil, ""
+		return nil
+	})
+}
+
+// rawConn runs f on c's driver connection, which is one of this package's.
+func rawConn(c *sql.Conn, f func(cn *conn) error) error {
+	return c.Raw(func(dc any) error {
+		cn, ok := dc.(*conn)
+		if !ok {
+			return fmt.Errorf("tenancy: unexpected driver connection %T", dc)
+		}
+		return f(cn)
+	})
 }

@@ -104,19 +104,6 @@ func (mc *migConn) pin(ctx context.Context, db *DB, schema string) (*sql.Conn, e
 	return conn, nil
 }
 
-// repin points a connection from DB.pin at another schema (see DB.pin): its next
-// statement sets search_path to that schema.
-func repin(c *sql.Conn, schema string) error {
-	return c.Raw(func(dc any) error {
-		cn, ok := dc.(*conn)
-		if !ok {
-			return fmt.Errorf("tenancy: unexpected driver connection %T", dc)
-		}
-		cn.pinned = &scope{schema: schema}
-		return nil
-	})
-}
-
 // keep readies the held connection for another run after one that succeeded:
 // DISCARD ALL drops the session's advisory locks, settings, temporary tables and
 // prepared statements. If that fails, the connection is closed instead.
@@ -144,14 +131,7 @@ func (mc *migConn) recycle(ctx context.Context) {
 	defer cancel()
 	_, err := mc.conn.ExecContext(rctx, `DISCARD ALL`)
 	if err == nil {
-		err = mc.conn.Raw(func(dc any) error {
-			cn, ok := dc.(*conn)
-			if !ok {
-				return fmt.Errorf("tenancy: unexpected driver connection %T", dc)
-			}
-			cn.pinned, cn.cur = nil, ""
-			return nil
-		})
+		err = unpin(mc.conn)
 	}
 	if err != nil {
 		mc.close(ctx)
