@@ -1,6 +1,10 @@
 package tenancy
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/lib/pq"
+)
 
 func TestMayChangeSearchPath(t *testing.T) {
 	yes := []string{
@@ -35,7 +39,7 @@ func TestSetSQLQuotesAndAppends(t *testing.T) {
 	if got, want := c.setSQL("acme", true), `SET LOCAL search_path TO "acme", "shared"`; got != want {
 		t.Errorf("setSQL local = %s, want %s", got, want)
 	}
-	if got, want := quoteIdent(`a"b`+"\x00c"), `"a""b"`; got != want {
+	if got, want := pq.QuoteIdentifier(`a"b`+"\x00c"), `"a""b"`; got != want {
 		t.Errorf("quoteIdent = %s, want %s", got, want)
 	}
 }

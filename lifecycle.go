@@ -180,7 +180,7 @@ func (m *Migrator) createInTx(ctx context.Context, nt NewTenant) (t Tenant, err 
 	if err != nil {
 		return Tenant{}, createStep(ctx, nt, "register", err)
 	}
-	if _, err := tx.ExecContext(ctx, `CREATE SCHEMA `+quoteIdent(nt.Schema)); err != nil {
+	if _, err := tx.ExecContext(ctx, `CREATE SCHEMA `+pq.QuoteIdentifier(nt.Schema)); err != nil {
 		return Tenant{}, createStep(ctx, nt, "create schema", schemaExists(err))
 	}
 	// search_path is the new schema: the connection is pinned to it, and it was set
@@ -207,7 +207,7 @@ func (m *Migrator) createInTx(ctx context.Context, nt NewTenant) (t Tenant, err 
 // versionTableSQL creates schema's version table exactly as golang-migrate's
 // postgres driver does and records version in it, clean.
 func (m *Migrator) versionTableSQL(schema string, version uint) string {
-	t := quoteIdent(schema) + "." + quoteIdent(m.cfg.table)
+	t := pq.QuoteIdentifier(schema) + "." + pq.QuoteIdentifier(m.cfg.table)
 	return fmt.Sprintf(`CREATE TABLE %s (version bigint not null primary key, dirty boolean not null); `+
 		`INSERT INTO %s (version, dirty) VALUES (%d, false)`, t, t, version)
 }
@@ -320,7 +320,7 @@ func (m *Migrator) createStaged(ctx context.Context, nt NewTenant, adopt bool) (
 		return Tenant{}, createStep(ctx, nt, "register", err)
 	}
 	if !adopt {
-		if _, err := sh.ExecContext(ctx, `CREATE SCHEMA `+quoteIdent(nt.Schema)); err != nil {
+		if _, err := sh.ExecContext(ctx, `CREATE SCHEMA `+pq.QuoteIdentifier(nt.Schema)); err != nil {
 			return Tenant{}, createStep(ctx, nt, "create schema", schemaExists(err))
 		}
 		defer func() {
@@ -330,7 +330,7 @@ func (m *Migrator) createStaged(ctx context.Context, nt NewTenant, adopt bool) (
 			// Undo with a context of its own: ctx may be what failed.
 			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 			defer cancel()
-			if _, uerr := sh.ExecContext(uctx, `DROP SCHEMA IF EXISTS `+quoteIdent(nt.Schema)+` CASCADE`); uerr != nil {
+			if _, uerr := sh.ExecContext(uctx, `DROP SCHEMA IF EXISTS `+pq.QuoteIdentifier(nt.Schema)+` CASCADE`); uerr != nil {
 				err = errors.Join(err, &TenantError{Op: "create", Key: nt.Schema, Err: fmt.Errorf("undo: drop schema: %w", uerr)})
 			}
 		}()
@@ -428,7 +428,7 @@ func (m *Migrator) dropInTx(ctx context.Context, tx *Tx, t *Tenant) error {
 	} else if n == 0 {
 		return ErrUnknownTenant // deleted meanwhile
 	}
-	if _, err := tx.ExecContext(ctx, `DROP SCHEMA IF EXISTS `+quoteIdent(t.Schema)+` CASCADE`); err != nil {
+	if _, err := tx.ExecContext(ctx, `DROP SCHEMA IF EXISTS `+pq.QuoteIdentifier(t.Schema)+` CASCADE`); err != nil {
 		return lockTimedOut(ctx, err)
 	}
 	return nil

@@ -232,7 +232,7 @@ func (m *Migrator) createSchema(ctx context.Context, conn *sql.Conn, schema stri
 		lockClass, lockObject("create schema", schema)); err != nil {
 		return fmt.Errorf("create schema: %w", ctxErr(ctx, err))
 	}
-	if _, err := tx.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+quoteIdent(schema)); err != nil {
+	if _, err := tx.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+pq.QuoteIdentifier(schema)); err != nil {
 		return fmt.Errorf("create schema: %w", ctxErr(ctx, err))
 	}
 	if err := tx.Commit(); err != nil {

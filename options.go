@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/lib/pq"
 )
 
 // Mode says how a [DB] puts each statement in its tenant's schema.
@@ -112,7 +114,7 @@ func (c *config) finish() error {
 	var b strings.Builder
 	for _, s := range c.extraSchema {
 		b.WriteString(", ")
-		b.WriteString(quoteIdent(s))
+		b.WriteString(pq.QuoteIdentifier(s))
 	}
 	c.pathSuffix = b.String()
 	return nil
@@ -142,18 +144,9 @@ func (c *config) reserved() []string {
 // top of that.
 func (c *config) setSQL(schema string, local bool) string {
 	if local {
-		return "SET LOCAL search_path TO " + quoteIdent(schema) + c.pathSuffix
+		return "SET LOCAL search_path TO " + pq.QuoteIdentifier(schema) + c.pathSuffix
 	}
-	return "SET search_path TO " + quoteIdent(schema) + c.pathSuffix
-}
-
-// quoteIdent quotes a PostgreSQL identifier (like pq.QuoteIdentifier, without the
-// driver dependency): wrap in double quotes, double any inside, drop NUL.
-func quoteIdent(name string) string {
-	if i := strings.IndexByte(name, 0); i >= 0 {
-		name = name[:i]
-	}
-	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+	return "SET search_path TO " + pq.QuoteIdentifier(schema) + c.pathSuffix
 }
 
 var errNilConnector = errors.New("tenancy: OpenConnector: nil connector")

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"iter"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 // Registry reads the tenant registry: the table (default "tenants") in the shared
@@ -117,7 +119,7 @@ func NewRegistry(db *DB, opts ...RegistryOption) (*Registry, error) {
 	}
 	return &Registry{
 		db:      db,
-		table:   quoteIdent(db.cfg.sharedSchema) + "." + quoteIdent(rc.table),
+		table:   pq.QuoteIdentifier(db.cfg.sharedSchema) + "." + pq.QuoteIdentifier(rc.table),
 		cols:    "id, name, schema, COALESCE(host, '') AS host, shard, created_at",
 		cache:   newTenantCache(rc.ttl, rc.negTTL, rc.size),
 		timeout: rc.timeout,
