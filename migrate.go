@@ -229,7 +229,16 @@ func (m *Migrator) UpgradeTo(ctx context.Context, schema string, version uint) (
 // runUp brings subj to target. It is the one code path of every upgrade. It runs
 // on mc's connection (keeping it for another run if this one succeeds), or on a
 // connection of its own if mc is nil.
-func (m *Migrator) runUp(ctx context.Context, op string, subj subject, target uint, create bool, mc *migConn) (res Result, err error) {
+func (m *Migrator) runUp(ctx context.Context, op string, subj subject, target uint, create bool, mc *migConn) (Result, error) {
+	return m.runSteps(ctx, op, subj, create, mc, func(from uint) ([]step, error) {
+		return subj.set.upSteps(from, target)
+	})
+}
+
+// runSteps is every run's code path: under the schema's lock it reads the version,
+// plans the steps from it and runs them. Connections as for runUp.
+func (m *Migrator) runSteps(ctx context.Context, op string, subj subject, create bool, mc *migConn,
+	plan func(from uint) ([]step, error)) (res Result, err error) {
 	start := time.Now()
 	res = Result{Schema: subj.schema}
 	defer func() { res.Duration = time.Since(start) }()
@@ -253,7 +262,7 @@ func (m *Migrator) runUp(ctx context.Context, op string, subj subject, target ui
 	if err != nil {
 		return res, err
 	}
-	steps, err := subj.set.upSteps(res.From, target)
+	steps, err := plan(res.From)
 	if err != nil {
 		return res, r.fail(0, err)
 	}
@@ -262,10 +271,7 @@ func (m *Migrator) runUp(ctx context.Context, op string, subj subject, target ui
 	}
 	err = r.run(steps)
 	res.To, res.Dirty, res.Applied = clampVersion(r.version), r.dirty, r.applied()
-	if err != nil {
-		return res, err
-	}
-	return res, nil
+	return res, err
 }
 
 // Downgrade reverts the newest steps migrations of a registered tenant's schema
@@ -274,7 +280,7 @@ func (m *Migrator) runUp(ctx context.Context, op string, subj subject, target ui
 //
 // Every migration to revert must have a down file: [ErrIrreversible] is returned
 // before anything runs otherwise. Other errors as for [Migrator.UpgradeTo].
-func (m *Migrator) Downgrade(ctx context.Context, schema string, steps int) (res Result, err error) {
+func (m *Migrator) Downgrade(ctx context.Context, schema string, steps int) (Result, error) {
 	const op = "downgrade"
 	subj, err := m.subject(ctx, op, schema)
 	if err != nil {
@@ -284,30 +290,9 @@ func (m *Migrator) Downgrade(ctx context.Context, schema string, steps int) (res
 		return Result{Schema: schema}, &MigrationError{Op: op, Schema: schema, TenantID: subj.tenantID,
 			Err: fmt.Errorf("steps must be at least 1, got %d", steps)}
 	}
-	start := time.Now()
-	res = Result{Schema: schema}
-	defer func() { res.Duration = time.Since(start) }()
-	mc := &migConn{}
-	defer mc.close(ctx)
-	r, err := m.open(ctx, op, subj, false, mc)
-	if err != nil {
-		return res, err
-	}
-	err = r.readVersion()
-	res.From, res.To, res.Dirty = clampVersion(r.version), clampVersion(r.version), r.dirty
-	if err != nil {
-		return res, err
-	}
-	plan, err := subj.set.downSteps(res.From, steps)
-	if err != nil {
-		return res, r.fail(0, err)
-	}
-	err = r.run(plan)
-	res.To, res.Dirty, res.Applied = clampVersion(r.version), r.dirty, r.applied()
-	if err != nil {
-		return res, err
-	}
-	return res, nil
+	return m.runSteps(ctx, op, subj, false, nil, func(from uint) ([]step, error) {
+		return subj.set.downSteps(from, steps)
+	})
 }
 
 // Force sets the version of a registered tenant's schema (or of the shared
