@@ -21,6 +21,8 @@ import (
 type connector struct {
 	inner driver.Connector
 	cfg   *config
+	aff   *affinity // nil when connections do not trade (TransactionMode, WithAffinity(false))
+	pipe  bool      // the driver is lib/pq: see conn.pipeSet
 }
 
 var (
@@ -33,7 +35,7 @@ func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{inner: ic, cfg: c.cfg}, nil
+	return &conn{inner: ic, cfg: c.cfg, aff: c.aff, pipe: c.pipe, fresh: true}, nil
 }
 
 func (c *connector) Driver() driver.Driver { return c.inner.Driver() }
@@ -56,16 +58,33 @@ type dsnConnector struct {
 func (c dsnConnector) Connect(context.Context) (driver.Conn, error) { return c.drv.Open(c.dsn) }
 func (c dsnConnector) Driver() driver.Driver                        { return c.drv }
 
-// conn is one physical connection. database/sql never uses a driver.Conn from two
-// goroutines at once, so its fields need no lock.
+// conn is one of database/sql's connections. It holds one physical connection
+// (inner), which it may trade with an idle conn's (see affinity.go). database/sql
+// never uses a driver.Conn from two goroutines at once; the fields an idle conn's
+// trade changes (inner, cur, and the list fields) are guarded by aff.mu while it
+// is parked.
 type conn struct {
 	inner driver.Conn
 	cfg   *config
+	aff   *affinity
+	pipe  bool
 
 	// cur is the schema this session's search_path was last set to by us, or ""
 	// when unknown (new connection, after an error, after a statement that may have
 	// changed it, after a rollback that may have undone our SET). Session mode only.
 	cur string
+
+	// fresh: no statement has run since database/sql handed the connection out, so
+	// its physical connection may still be traded.
+	fresh bool
+	// stmts counts the open prepared statements on the physical connection; while
+	// there are any, it is not traded.
+	stmts int
+	// parked: returned to database/sql's pool and not used since. listed: on the
+	// idle list. prev, next: the list links. Guarded by aff.mu (parked is read
+	// without it by the connection's own user; see affinity.touch).
+	parked, listed bool
+	prev, next     *conn
 
 	// bound is the scope of the open transaction (or of a pinned connection): every
 	// statement on the connection runs in it, whatever its own context says, and a
@@ -126,10 +145,15 @@ func (cn *conn) target(ctx context.Context) (string, error) {
 
 // prepare makes the session ready to run a statement in schema, outside or inside a
 // transaction. In session mode it costs no round trip when the connection is
-// already there and one SET when it is not. In transaction mode a statement outside
-// a transaction gets its own (see implicitTx), so nothing is done here.
+// already there or can trade for an idle one that is (see affinity.go), and one SET
+// when it cannot. In transaction mode a statement outside a transaction gets its
+// own (see implicitTx), so nothing is done here.
 func (cn *conn) prepare(ctx context.Context, schema string) error {
-	if cn.txMode() || cn.cur == schema {
+	if cn.txMode() {
+		cn.fresh = false
+		return nil
+	}
+	if cn.settle(schema) {
 		return nil
 	}
 	if cn.inTx {
@@ -142,6 +166,19 @@ func (cn *conn) prepare(ctx context.Context, schema string) error {
 	}
 	cn.cur = schema
 	return nil
+}
+
+// settle reports whether the session is on schema, after trading for an idle
+// connection that is (see affinity.go) if it may: only at the first statement
+// since database/sql handed the connection out.
+func (cn *conn) settle(schema string) bool {
+	fresh := cn.fresh
+	cn.fresh = false
+	if cn.cur == schema {
+		return true
+	}
+	return fresh && cn.aff != nil && cn.stmts == 0 && cn.pinned == nil && !cn.inTx &&
+		cn.aff.take(cn, schema)
 }
 
 // after updates what the connection knows of its search_path once a statement ran.
@@ -201,6 +238,7 @@ func (cn *conn) QueryContext(ctx context.Context, query string, args []driver.Na
 // not nil), in the schema of ctx's scope: inside a transaction of its own in
 // TransactionMode outside a transaction, else after switching the session if needed.
 func (cn *conn) exec(ctx context.Context, query string, st driver.Stmt, args []driver.NamedValue) (driver.Result, error) {
+	cn.touch()
 	schema, err := cn.target(ctx)
 	if err != nil {
 		return nil, err
@@ -210,6 +248,16 @@ func (cn *conn) exec(ctx context.Context, query string, st driver.Stmt, args []d
 			return stmtExec(ctx, st, args)
 		}
 		return cn.innerExec(ctx, query, args)
+	}
+	if set := cn.pipeSet(schema, query, st, args); set != "" {
+		// One round trip: PostgreSQL runs the SET and the statement in one implicit
+		// transaction, so a failing statement undoes the SET too (after forgets).
+		res, err := cn.innerExec(ctx, set+"; "+query, nil)
+		cn.after(query, err)
+		if err == nil && !cn.txMode() {
+			cn.cur = schema
+		}
+		return res, err
 	}
 	if cn.txMode() && !cn.inTx {
 		itx, err := cn.implicitTx(ctx, schema)
@@ -237,6 +285,7 @@ func (cn *conn) exec(ctx context.Context, query string, st driver.Stmt, args []d
 // query is exec for statements that return rows. In TransactionMode outside a
 // transaction, the rows commit their transaction when closed.
 func (cn *conn) query(ctx context.Context, query string, st driver.Stmt, args []driver.NamedValue) (driver.Rows, error) {
+	cn.touch()
 	schema, err := cn.target(ctx)
 	if err != nil {
 		return nil, err
@@ -246,6 +295,16 @@ func (cn *conn) query(ctx context.Context, query string, st driver.Stmt, args []
 			return stmtQuery(ctx, st, args)
 		}
 		return cn.innerQuery(ctx, query, args)
+	}
+	if set := cn.pipeSet(schema, query, st, args); set != "" {
+		rows, err := cn.innerQuery(ctx, set+"; "+query, nil)
+		cn.after(query, err)
+		if err != nil || cn.txMode() {
+			return rows, err
+		}
+		// The statement can still fail after its first rows, undoing the SET: the
+		// session counts as on schema once the rows ended cleanly.
+		return &pipedRows{wrapRows: wrapRows{rows}, cn: cn, schema: schema}, nil
 	}
 	if cn.txMode() && !cn.inTx {
 		itx, err := cn.implicitTx(ctx, schema)
@@ -257,7 +316,7 @@ func (cn *conn) query(ctx context.Context, query string, st driver.Stmt, args []
 			itx.Rollback()
 			return nil, err
 		}
-		return &txRows{Rows: rows, tx: itx}, nil
+		return &txRows{wrapRows: wrapRows{rows}, tx: itx}, nil
 	}
 	if err := cn.switchFor(ctx, schema, query); err != nil {
 		return nil, err
@@ -265,6 +324,32 @@ func (cn *conn) query(ctx context.Context, query string, st driver.Stmt, args []
 	rows, err := run()
 	cn.after(query, err)
 	return rows, err
+}
+
+// pipeSet returns the SET to send in the same simple-protocol message as query,
+// or "" to go the usual way. It is used for a statement without arguments (lib/pq
+// sends it with the simple protocol, which accepts several statements in one
+// message) outside a transaction, when the driver is lib/pq and query is one
+// statement that PostgreSQL runs inside a transaction block (see pipelinable):
+//   - in SessionMode, when the session must switch (and could not trade for an
+//     idle connection on schema): SET search_path; query, one round trip
+//     instead of two. The multi-statement message runs as one implicit
+//     transaction, so if the statement fails the SET is undone with it.
+//   - in TransactionMode: SET LOCAL search_path; query, one round trip instead of
+//     four (BEGIN, SET LOCAL, query, COMMIT); the implicit transaction ends with
+//     the message, and the setting with it.
+func (cn *conn) pipeSet(schema, query string, st driver.Stmt, args []driver.NamedValue) string {
+	if !cn.pipe || st != nil || len(args) != 0 || cn.inTx || cn.pinned != nil || !pipelinable(query) {
+		return ""
+	}
+	if cn.txMode() {
+		return cn.cfg.setSQL(schema, true)
+	}
+	if cn.settle(schema) {
+		return ""
+	}
+	cn.cur = ""
+	return cn.cfg.setSQL(schema, false)
 }
 
 // switchFor readies the session for query in SessionMode. Transaction control
@@ -315,6 +400,7 @@ func (cn *conn) implicitTx(ctx context.Context, schema string) (driver.Tx, error
 // the search_path is switched (if needed) before BEGIN, so that a ROLLBACK cannot
 // undo it; in transaction mode it is set with SET LOCAL right after BEGIN.
 func (cn *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	cn.touch()
 	schema, err := cn.target(ctx)
 	if err != nil {
 		return nil, err
@@ -381,6 +467,7 @@ func (cn *conn) endTx() {
 // against search_path when it parses it. (database/sql prepares again, with the
 // execution's context, on each connection a pooled statement runs on.)
 func (cn *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	cn.touch()
 	schema, err := cn.target(ctx)
 	if err != nil {
 		return nil, err
@@ -401,6 +488,7 @@ func (cn *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, 
 			st.Close()
 			return nil, err
 		}
+		cn.stmts++
 		return &connStmt{inner: st, cn: cn, query: query}, nil
 	}
 	if err := cn.prepare(ctx, schema); err != nil {
@@ -411,6 +499,7 @@ func (cn *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, 
 		cn.after(query, err)
 		return nil, err
 	}
+	cn.stmts++
 	return &connStmt{inner: st, cn: cn, query: query}, nil
 }
 
@@ -419,10 +508,24 @@ func (cn *conn) Prepare(query string) (driver.Stmt, error) {
 	return cn.PrepareContext(context.Background(), query)
 }
 
-func (cn *conn) Close() error { return cn.inner.Close() }
+// touch marks the connection in use (see affinity.touch).
+func (cn *conn) touch() {
+	if cn.aff != nil {
+		cn.aff.touch(cn)
+	}
+}
+
+// Close closes the physical connection the conn holds. database/sql calls it on
+// an idle conn from its own goroutines, so it first takes the conn off the idle
+// list, which also settles which physical connection it holds.
+func (cn *conn) Close() error {
+	cn.touch()
+	return cn.inner.Close()
+}
 
 // Ping needs no scope: it runs no SQL of the caller's.
 func (cn *conn) Ping(ctx context.Context) error {
+	cn.touch()
 	if p, ok := cn.inner.(driver.Pinger); ok {
 		return p.Ping(ctx)
 	}
@@ -433,6 +536,7 @@ func (cn *conn) Ping(ctx context.Context) error {
 // schema the session is on (cur) is kept: that is what saves the round trip. What
 // belonged to the previous borrower (a transaction binding, a pin) is dropped.
 func (cn *conn) ResetSession(ctx context.Context) error {
+	cn.touch()
 	if cn.inTx {
 		// Cannot happen through database/sql; be safe if it does.
 		return driver.ErrBadConn
@@ -444,14 +548,22 @@ func (cn *conn) ResetSession(ctx context.Context) error {
 	return nil
 }
 
+// IsValid is called by database/sql each time it takes the connection back: the
+// next statement on it is the first of a new use (fresh), and in SessionMode the
+// connection is offered to others through the idle list.
 func (cn *conn) IsValid() bool {
-	if v, ok := cn.inner.(driver.Validator); ok {
-		return v.IsValid()
+	if v, ok := cn.inner.(driver.Validator); ok && !v.IsValid() {
+		return false
+	}
+	cn.fresh = true
+	if cn.aff != nil {
+		cn.aff.park(cn)
 	}
 	return true
 }
 
 func (cn *conn) CheckNamedValue(nv *driver.NamedValue) error {
+	cn.touch()
 	if c, ok := cn.inner.(driver.NamedValueChecker); ok {
 		return c.CheckNamedValue(nv)
 	}
@@ -472,7 +584,11 @@ var (
 	_ driver.NamedValueChecker = (*connStmt)(nil)
 )
 
-func (s *connStmt) Close() error  { return s.inner.Close() }
+func (s *connStmt) Close() error {
+	s.cn.stmts--
+	return s.inner.Close()
+}
+
 func (s *connStmt) NumInput() int { return s.inner.NumInput() }
 
 func (s *connStmt) Exec(args []driver.Value) (driver.Result, error) {
@@ -544,7 +660,7 @@ func namedToValues(args []driver.NamedValue) ([]driver.Value, error) {
 // txRows commits the implicit transaction of a TransactionMode query when the rows
 // are closed (database/sql always closes them).
 type txRows struct {
-	driver.Rows
+	wrapRows
 	tx   driver.Tx
 	done bool
 }

@@ -68,7 +68,11 @@ func OpenConnector(c driver.Connector, driverName string, opts ...Option) (*DB, 
 	if err := cfg.finish(); err != nil {
 		return nil, err
 	}
-	sdb := sql.OpenDB(&connector{inner: c, cfg: cfg})
+	ctr := &connector{inner: c, cfg: cfg, pipe: isLibPQ(c.Driver())}
+	if cfg.mode == SessionMode && cfg.affinity {
+		ctr.aff = newAffinity()
+	}
+	sdb := sql.OpenDB(ctr)
 	return &DB{pool: sqlx.NewDb(sdb, driverName), cfg: cfg}, nil
 }
 
@@ -288,6 +292,7 @@ func rawConn(c *sql.Conn, f func(cn *conn) error) error {
 		if !ok {
 			return fmt.Errorf("tenancy: unexpected driver connection %T", dc)
 		}
+		cn.touch()
 		return f(cn)
 	})
 }

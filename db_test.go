@@ -425,6 +425,16 @@ func TestRoundTrips(t *testing.T) {
 		_, err := db.ExecContext(ctx, `SELECT 1`)
 		return err
 	}
+	// SHOW is not one of the statements a SET is sent in front of (and unlike
+	// SHOW search_path, it does not make the connection forget its schema).
+	notPipelined := func(ctx context.Context, db *tenancy.DB) error {
+		_, err := db.ExecContext(ctx, `SHOW work_mem`)
+		return err
+	}
+	queryNoArgs := func(ctx context.Context, db *tenancy.DB) error {
+		var ids []int
+		return db.SelectContext(ctx, &ids, `SELECT id FROM items`)
+	}
 	withArgs := func(ctx context.Context, db *tenancy.DB) error {
 		var n int
 		return db.GetContext(ctx, &n, `SELECT count(*) FROM items WHERE id > $1`, 0)
@@ -436,17 +446,22 @@ func TestRoundTrips(t *testing.T) {
 		})
 	}
 	session := []step{
-		{"first statement: SET + query", func(db *tenancy.DB, a, b context.Context) error { return noArgs(a, db) }, 2},
+		{"first statement, no args: SET; query in one message", func(db *tenancy.DB, a, b context.Context) error { return noArgs(a, db) }, 1},
 		{"same tenant again: query only", func(db *tenancy.DB, a, b context.Context) error { return noArgs(a, db) }, 1},
-		{"switch tenant: SET + query", func(db *tenancy.DB, a, b context.Context) error { return noArgs(b, db) }, 2},
+		{"switch tenant, no args: SET; query", func(db *tenancy.DB, a, b context.Context) error { return noArgs(b, db) }, 1},
+		{"switch, query returning rows: SET; query", func(db *tenancy.DB, a, b context.Context) error { return queryNoArgs(a, db) }, 1},
+		{"switch, not pipelinable: SET, then statement", func(db *tenancy.DB, a, b context.Context) error { return notPipelined(b, db) }, 2},
 		{"parameterised, no switch (lib/pq: parse + execute)", func(db *tenancy.DB, a, b context.Context) error { return withArgs(b, db) }, 2},
-		{"parameterised, switch", func(db *tenancy.DB, a, b context.Context) error { return withArgs(a, db) }, 3},
+		{"parameterised, switch: SET, parse, execute", func(db *tenancy.DB, a, b context.Context) error { return withArgs(a, db) }, 3},
 		{"transaction, no switch: BEGIN, query, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return tx(a, db) }, 3},
 		{"transaction, switch: SET, BEGIN, query, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return tx(b, db) }, 4},
 	}
 	txmode := []step{
-		{"statement: BEGIN, SET LOCAL, query, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return noArgs(a, db) }, 4},
-		{"statement, other tenant: same", func(db *tenancy.DB, a, b context.Context) error { return noArgs(b, db) }, 4},
+		{"statement, no args: SET LOCAL; query in one message", func(db *tenancy.DB, a, b context.Context) error { return noArgs(a, db) }, 1},
+		{"statement, other tenant: same", func(db *tenancy.DB, a, b context.Context) error { return noArgs(b, db) }, 1},
+		{"query returning rows: same", func(db *tenancy.DB, a, b context.Context) error { return queryNoArgs(a, db) }, 1},
+		{"not pipelinable: BEGIN, SET LOCAL, statement, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return notPipelined(a, db) }, 4},
+		{"parameterised: BEGIN, SET LOCAL, parse, execute, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return withArgs(a, db) }, 5},
 		{"transaction: BEGIN, SET LOCAL, query, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return tx(a, db) }, 4},
 	}
 	for _, m := range []struct {

@@ -59,10 +59,34 @@ type config struct {
 	// the quoted extra schemas of WithSearchPath, or "".
 	pathSuffix  string
 	extraSchema []string
+	affinity    bool
 }
 
 func defaultConfig() *config {
-	return &config{mode: SessionMode, sharedSchema: DefaultSharedSchema}
+	return &config{mode: SessionMode, sharedSchema: DefaultSharedSchema, affinity: true}
+}
+
+// WithAffinity turns connection affinity on (the default) or off. In
+// [SessionMode], when database/sql hands out a connection whose session is on
+// another schema than its first statement needs, and an idle connection of the
+// pool is already on that schema, the two exchange their physical connections (no
+// round trip) instead of switching search_path (one round trip). With a few
+// tenants per pool connection most statements then find their schema already set.
+//
+// A physical connection only moves at the first statement after database/sql
+// hands a connection out, and never while a transaction, a *sql.Conn's later
+// statements or a prepared statement depend on it; see the package documentation.
+// One consequence: SetConnMaxLifetime and SetConnMaxIdleTime apply to
+// database/sql's connections, and a physical connection can move from one to
+// another, so it may live longer than the set lifetime. Turn affinity off if
+// physical connections must be recycled on that schedule.
+//
+// [TransactionMode] keeps nothing on the session, so it has no affinity.
+func WithAffinity(on bool) Option {
+	return optionFunc(func(c *config) error {
+		c.affinity = on
+		return nil
+	})
 }
 
 // WithMode selects how search_path is set: [SessionMode] (the default) or

@@ -16,9 +16,13 @@ import (
 // Counter dials TCP connections and counts their round trips. The zero value is
 // ready; it is safe for concurrent use.
 type Counter struct {
-	n atomic.Int64
-	d net.Dialer
+	n    atomic.Int64
+	open atomic.Int64
+	d    net.Dialer
 }
+
+// Open returns the number of connections dialed and not yet closed.
+func (c *Counter) Open() int64 { return c.open.Load() }
 
 // RoundTrips returns the number counted so far.
 func (c *Counter) RoundTrips() int64 { return c.n.Load() }
@@ -46,6 +50,7 @@ func (c *Counter) DialContext(ctx context.Context, network, address string) (net
 	}
 	cn := &conn{Conn: nc, c: c}
 	cn.readSince.Store(true)
+	c.open.Add(1)
 	return cn, nil
 }
 
@@ -56,6 +61,14 @@ type conn struct {
 	// write starts a new round trip. A connection is used by one goroutine at a time
 	// (lib/pq's cancel requests use a connection of their own); atomic all the same.
 	readSince atomic.Bool
+	closed    atomic.Bool
+}
+
+func (cn *conn) Close() error {
+	if !cn.closed.Swap(true) {
+		cn.c.open.Add(-1)
+	}
+	return cn.Conn.Close()
 }
 
 func (cn *conn) Write(p []byte) (int, error) {
