@@ -31,8 +31,8 @@ import "sync"
 // physical connection changed under it.
 
 // affinity is the idle list of one DB: idle connections by the schema their
-// session is on ("" for none known), each schema's connections in a doubly linked
-// list, most recently returned first.
+// session is on, each schema's connections in a doubly linked list, most recently
+// returned first.
 type affinity struct {
 	mu   sync.Mutex
 	idle map[string]*conn
@@ -41,13 +41,13 @@ type affinity struct {
 func newAffinity() *affinity { return &affinity{idle: make(map[string]*conn)} }
 
 // park is called when database/sql takes cn back. cn is offered to other
-// connections if it has no prepared statement; one on no known schema is listed
-// under "". database/sql may take a connection back twice without using it in
+// connections if its session is on a known schema and it has no prepared
+// statement. database/sql may take a connection back twice without using it in
 // between (a waiter it was handed to gave up), so cn may be listed already.
 func (a *affinity) park(cn *conn) {
 	a.mu.Lock()
 	cn.parked = true
-	if !cn.listed && cn.stmts == 0 && cn.pinned == nil {
+	if !cn.listed && cn.cur != "" && cn.stmts == 0 && cn.pinned == nil {
 		a.push(cn)
 	}
 	a.mu.Unlock()
@@ -69,27 +69,26 @@ func (a *affinity) touch(cn *conn) {
 }
 
 // take gives cn the physical connection of an idle connection whose session is on
-// schema, and gives that connection cn's; it reports whether it found one. If
-// there is none, and cn's session is on another schema, cn takes an idle
-// connection on no known schema, if any, for the caller to switch: the session on
-// cn's schema then stays in the pool for the next statement that needs it, and
-// connections database/sql leaves at the bottom of its idle list get used.
+// schema, and gives that connection cn's; it reports whether it found one.
+//
+// Only sessions already in use are traded: a miss does not take an unused idle
+// connection to keep cn's session for later. That would spread the load over
+// more server processes, which measured slower (BENCHMARKS.md) than the round
+// trip it saves when client and server share a few cores.
 func (a *affinity) take(cn *conn, schema string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	d := a.idle[schema]
-	hit := d != nil
-	if !hit && cn.cur != "" {
-		d = a.idle[""]
-	}
 	if d == nil {
 		return false
 	}
 	a.unlink(d)
 	cn.inner, d.inner = d.inner, cn.inner
 	cn.cur, d.cur = d.cur, cn.cur
-	a.push(d)
-	return hit
+	if d.cur != "" {
+		a.push(d)
+	}
+	return true
 }
 
 // push puts cn at the head of its schema's list. a.mu is held.

@@ -5,15 +5,22 @@ import (
 	"testing"
 )
 
-type fakePhys struct{ driver.Conn }
+// fakePhys stands for a physical connection; id keeps each one distinct (pointers
+// to zero-size values may be equal).
+type fakePhys struct {
+	driver.Conn
+	id int
+}
 
 // TestAffinityList drives the idle list directly: parking, touching (from the
 // head, the middle, the tail), trading for a hit, and trading for a cold
 // connection on a miss.
 func TestAffinityList(t *testing.T) {
 	a := newAffinity()
+	n := 0
 	mk := func(schema string) *conn {
-		return &conn{inner: &fakePhys{}, aff: a, cur: schema}
+		n++
+		return &conn{inner: &fakePhys{id: n}, aff: a, cur: schema}
 	}
 	x1, x2, x3, y, cold := mk("x"), mk("x"), mk("x"), mk("y"), mk("")
 	for _, c := range []*conn{x1, x2, x3, y, cold} {
@@ -22,8 +29,9 @@ func TestAffinityList(t *testing.T) {
 	// database/sql can take a connection back twice without using it in between
 	// (it handed it to a waiter that had given up).
 	a.park(x2)
-	if n := a.size(); n != 5 {
-		t.Fatalf("size %d after parking 5 (one twice)", n)
+	// The connection on no known schema is not offered.
+	if n := a.size(); n != 4 || cold.listed {
+		t.Fatalf("size %d after parking 4 on a schema (one twice) and one on none", n)
 	}
 	// Touch the middle of x's list (x3, x2, x1), then its head, then its tail.
 	for i, c := range []*conn{x2, x3, x1} {
@@ -31,8 +39,8 @@ func TestAffinityList(t *testing.T) {
 		if c.listed || c.parked {
 			t.Fatalf("touch %d: still listed/parked", i)
 		}
-		if n := a.size(); n != 4-i {
-			t.Fatalf("touch %d: size %d, want %d", i, n, 4-i)
+		if n := a.size(); n != 3-i {
+			t.Fatalf("touch %d: size %d, want %d", i, n, 3-i)
 		}
 	}
 	if _, ok := a.idle["x"]; ok {
@@ -41,32 +49,24 @@ func TestAffinityList(t *testing.T) {
 
 	// A connection on x needing y trades with the idle y: a hit, no switch.
 	taker := mk("x")
-	yPhys := y.inner
+	yPhys, xPhys := y.inner, taker.inner
 	if !a.take(taker, "y") {
 		t.Fatal("take(y) missed with an idle connection on y")
 	}
 	if taker.cur != "y" || taker.inner != yPhys {
 		t.Fatalf("taker on %q after the trade, want y and y's physical connection", taker.cur)
 	}
-	if y.cur != "x" || !y.listed || a.idle["x"] != y {
+	if y.cur != "x" || y.inner != xPhys || !y.listed || a.idle["x"] != y {
 		t.Fatalf("giver on %q, listed %v: want x, listed", y.cur, y.listed)
 	}
-
-	// Needing z (nobody has it): the taker keeps its y session in the pool by
-	// taking the cold connection, and must switch.
-	coldPhys := cold.inner
-	if a.take(taker, "z") {
-		t.Fatal("take(z) reported a hit")
+	// Needing z, which no idle connection is on: no trade.
+	if a.take(taker, "z") || taker.inner != yPhys {
+		t.Fatal("take(z) traded without an idle connection on z")
 	}
-	if taker.cur != "" || taker.inner != coldPhys {
-		t.Fatalf("taker on %q: want the cold connection", taker.cur)
-	}
-	if cold.cur != "y" || a.idle["y"] != cold {
-		t.Fatalf("cold giver on %q, want y, listed", cold.cur)
-	}
-	// Still needing z, now on no schema: nothing to gain from another trade.
-	if a.take(taker, "z") || taker.inner != coldPhys {
-		t.Fatal("a connection on no schema traded for nothing")
+	// A taker on no known schema leaves nothing to list on the giver's side.
+	blank := mk("")
+	if !a.take(blank, "x") || y.listed || a.size() != 0 {
+		t.Fatalf("after trading with a blank taker: giver listed %v, size %d", y.listed, a.size())
 	}
 
 	// A connection with a prepared statement is not offered.
@@ -77,10 +77,14 @@ func TestAffinityList(t *testing.T) {
 		t.Fatal("connection with a prepared statement listed")
 	}
 	// Close takes a connection off the list.
-	if err := y.Close(); err != nil {
+	a.park(x1)
+	if !x1.listed {
+		t.Fatal("x1 not listed")
+	}
+	if err := x1.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if y.listed || a.idle["x"] != nil {
+	if x1.listed || a.size() != 0 {
 		t.Fatal("closed connection still listed")
 	}
 }

@@ -37,13 +37,16 @@ func BenchmarkQuery(b *testing.B) {
 		conns   int
 		mode    tenancy.Mode
 		binary  bool
+		// noAffinity adds a run of tenancy with WithAffinity(false), to show what
+		// connection affinity buys.
+		noAffinity bool
 	}
 	scenarios := []scenario{
-		{"1tenant-16conns", 1, 16, tenancy.SessionMode, false},
-		{"8tenants-16conns", 8, 16, tenancy.SessionMode, false},
-		{"500tenants-16conns", 500, 16, tenancy.SessionMode, false},
-		{"500tenants-16conns-binary", 500, 16, tenancy.SessionMode, true},
-		{"8tenants-16conns-txmode", 8, 16, tenancy.TransactionMode, false},
+		{"1tenant-16conns", 1, 16, tenancy.SessionMode, false, false},
+		{"8tenants-16conns", 8, 16, tenancy.SessionMode, false, true},
+		{"500tenants-16conns", 500, 16, tenancy.SessionMode, false, true},
+		{"500tenants-16conns-binary", 500, 16, tenancy.SessionMode, true, false},
+		{"8tenants-16conns-txmode", 8, 16, tenancy.TransactionMode, false, false},
 	}
 	queries := []struct {
 		name string
@@ -55,7 +58,11 @@ func BenchmarkQuery(b *testing.B) {
 	}
 	for _, sc := range scenarios {
 		for _, q := range queries {
-			for _, impl := range []string{"raw", "tenancy"} {
+			impls := []string{"raw", "tenancy"}
+			if sc.noAffinity {
+				impls = append(impls, "tenancy-noaffinity")
+			}
+			for _, impl := range impls {
 				b.Run(fmt.Sprintf("%s/%s/%s", sc.name, q.name, impl), func(b *testing.B) {
 					u, _ := url.Parse(dsn)
 					if sc.binary {
@@ -86,7 +93,8 @@ func BenchmarkQuery(b *testing.B) {
 							return runBenchQuery(context.Background(), pool, rawSQL[i], q.one, id)
 						}
 					} else {
-						db, err := tenancy.OpenConnector(c, "postgres", tenancy.WithMode(sc.mode))
+						db, err := tenancy.OpenConnector(c, "postgres", tenancy.WithMode(sc.mode),
+							tenancy.WithAffinity(impl == "tenancy"))
 						if err != nil {
 							b.Fatal(err)
 						}

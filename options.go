@@ -70,8 +70,11 @@ func defaultConfig() *config {
 // [SessionMode], when database/sql hands out a connection whose session is on
 // another schema than its first statement needs, and an idle connection of the
 // pool is already on that schema, the two exchange their physical connections (no
-// round trip) instead of switching search_path (one round trip). With a few
-// tenants per pool connection most statements then find their schema already set.
+// round trip) instead of switching search_path (one round trip, or none extra for
+// a statement without arguments, which is sent with its SET in one message).
+// Only sessions already in use are traded: affinity never brings an unused
+// connection into use, because spreading the load over more server processes
+// measured slower than the round trip it saves (BENCHMARKS.md).
 //
 // A physical connection only moves at the first statement after database/sql
 // hands a connection out, and never while a transaction, a *sql.Conn's later
