@@ -110,7 +110,7 @@ func warmPool(t *testing.T, db *tenancy.DB, n int) {
 // whatever other connections of the pool do meanwhile.
 func TestAffinityKeepsSessions(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, tenancy.WithAffinity(true))
 	e.db.Pool().SetMaxOpenConns(6)
 	e.db.Pool().SetMaxIdleConns(6)
 	a, b := e.addTenant(t, "acme"), e.addTenant(t, "globex")

@@ -37,9 +37,9 @@ func BenchmarkQuery(b *testing.B) {
 		conns   int
 		mode    tenancy.Mode
 		binary  bool
-		// noAffinity adds a run of tenancy with WithAffinity(false), to show what
+		// affinity adds a run of tenancy with WithAffinity(true), to show what
 		// connection affinity buys.
-		noAffinity bool
+		affinity bool
 	}
 	scenarios := []scenario{
 		{"1tenant-16conns", 1, 16, tenancy.SessionMode, false, false},
@@ -59,8 +59,8 @@ func BenchmarkQuery(b *testing.B) {
 	for _, sc := range scenarios {
 		for _, q := range queries {
 			impls := []string{"raw", "tenancy"}
-			if sc.noAffinity {
-				impls = append(impls, "tenancy-noaffinity")
+			if sc.affinity {
+				impls = append(impls, "tenancy-affinity")
 			}
 			for _, impl := range impls {
 				b.Run(fmt.Sprintf("%s/%s/%s", sc.name, q.name, impl), func(b *testing.B) {
@@ -94,7 +94,7 @@ func BenchmarkQuery(b *testing.B) {
 						}
 					} else {
 						db, err := tenancy.OpenConnector(c, "postgres", tenancy.WithMode(sc.mode),
-							tenancy.WithAffinity(impl == "tenancy"))
+							tenancy.WithAffinity(impl == "tenancy-affinity"))
 						if err != nil {
 							b.Fatal(err)
 						}
@@ -202,5 +202,50 @@ func warm(b *testing.B, pool *sqlx.DB, n int) {
 	}
 	for _, c := range conns {
 		c.Close()
+	}
+}
+
+// BenchmarkServerSpread runs the list query of 8 tenants through plain *sqlx.DB
+// pools only: one pool of 16 connections (database/sql reuses the connection
+// returned last, so a couple of server processes do all the work), and 8 pools of
+// 2, one per tenant (as many server processes as perfect connection affinity would
+// keep busy). No tenancy, no switch: it measures what spreading the same load over
+// more server processes costs on the machine, which is what decides whether
+// affinity should bring unused connections into use.
+//
+//	go test -run '^$' -bench BenchmarkServerSpread -benchtime 20000x -count 3 .
+func BenchmarkServerSpread(b *testing.B) {
+	dsn := tenancytest.NewDatabase(b)
+	const tenants = 8
+	setupBenchTenants(b, dsn, tenants)
+	sqls := make([]string, tenants)
+	for i := range sqls {
+		sqls[i] = fmt.Sprintf(`SELECT id, email, first_name, last_name, user_role_id, created_at, updated_at FROM %s.users ORDER BY id LIMIT 100`,
+			pq.QuoteIdentifier(fmt.Sprintf("t%d", i+1)))
+	}
+	for _, pools := range []int{1, tenants} {
+		b.Run(fmt.Sprintf("pools=%d", pools), func(b *testing.B) {
+			ps := make([]*sqlx.DB, pools)
+			for i := range ps {
+				ps[i] = sqlx.MustOpen("postgres", dsn)
+				ps[i].SetMaxOpenConns(16 / pools)
+				ps[i].SetMaxIdleConns(16 / pools)
+				defer ps[i].Close()
+			}
+			var seed atomic.Uint64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				rng := rand.New(rand.NewPCG(seed.Add(1), 1))
+				for pb.Next() {
+					t := rng.IntN(tenants)
+					var us []benchUser
+					if err := ps[t%pools].SelectContext(context.Background(), &us, sqls[t]); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }

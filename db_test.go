@@ -62,10 +62,10 @@ func TestNoTenantFailsClosed(t *testing.T) {
 
 func TestTenantsSeeOnlyTheirOwnRows(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []tenancy.Mode{tenancy.SessionMode, tenancy.TransactionMode} {
-		t.Run(mode.String(), func(t *testing.T) {
+	for _, v := range isolationVariants {
+		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, tenancy.WithMode(mode))
+			e := newEnv(t, v.opts...)
 			e.db.Pool().SetMaxOpenConns(1) // every statement on one connection: maximal reuse
 			a, b := e.addTenant(t, "acme"), e.addTenant(t, "globex")
 			for i := 0; i < 3; i++ {
@@ -497,10 +497,10 @@ func TestRoundTrips(t *testing.T) {
 // reader's tenant.
 func TestConcurrentIsolation(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []tenancy.Mode{tenancy.SessionMode, tenancy.TransactionMode} {
-		t.Run(mode.String(), func(t *testing.T) {
+	for _, v := range isolationVariants {
+		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, tenancy.WithMode(mode))
+			e := newEnv(t, v.opts...)
 			e.db.Pool().SetMaxOpenConns(4)
 			e.db.Pool().SetMaxIdleConns(4)
 			const tenants, workers, opsPerWorker = 12, 24, 60

@@ -65,19 +65,30 @@
 //
 // # Round trips
 //
-// Counted on the wire by the package's tests (lib/pq; a parameterised query is two
-// round trips in lib/pq, parse then execute, unless binary_parameters=yes):
+// Counted on the wire by the package's tests (TestRoundTrips; lib/pq, where a
+// parameterised query is two round trips, parse then execute, unless
+// binary_parameters=yes). With lib/pq, a statement without arguments that is a
+// single SELECT, INSERT, UPDATE, DELETE, WITH, VALUES, TABLE or MERGE is sent in one
+// message with the SET it needs: PostgreSQL runs both in one implicit transaction,
+// so the switch costs no round trip, and if the statement fails the SET is undone
+// with it (the connection then forgets its schema).
 //
 //	SessionMode                                  extra    total (no args / args)
 //	statement, connection already on the tenant    0          1 / 2
-//	statement, connection must switch              1          2 / 3
+//	statement, connection must switch              0 / 1      1 / 3
 //	transaction (BEGIN … COMMIT), no switch         0          BEGIN 1 + statements + COMMIT 1
 //	transaction, switch                            1          + SET before BEGIN
 //
 //	TransactionMode
-//	statement outside a transaction                3          BEGIN, SET LOCAL, statement, COMMIT
+//	statement outside a transaction, no args       0          SET LOCAL; statement in one message
+//	statement outside a transaction, args          3          BEGIN, SET LOCAL, statement, COMMIT
 //	transaction                                    1          BEGIN, SET LOCAL, statements, COMMIT
 //	prepare outside a transaction                  3          BEGIN, SET LOCAL, parse, COMMIT
+//
+// database/sql hands out the connection returned last, whatever schema it is on.
+// [WithAffinity] (off by default) lets a connection swap its physical connection,
+// at its first statement, with an idle one already on the right schema; see its
+// documentation for what it costs and when it pays.
 //
 // # Migrations
 //

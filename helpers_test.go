@@ -99,3 +99,15 @@ func searchPath(t testing.TB, db *tenancy.DB, ctx context.Context) string {
 	}
 	return sp
 }
+
+// isolationVariants are the configurations the isolation tests run under: both
+// modes, and SessionMode with connection affinity (physical connections traded
+// between database/sql's connections).
+var isolationVariants = []struct {
+	name string
+	opts []tenancy.Option
+}{
+	{"session", []tenancy.Option{tenancy.WithMode(tenancy.SessionMode)}},
+	{"session+affinity", []tenancy.Option{tenancy.WithMode(tenancy.SessionMode), tenancy.WithAffinity(true)}},
+	{"transaction", []tenancy.Option{tenancy.WithMode(tenancy.TransactionMode)}},
+}

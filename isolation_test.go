@@ -811,10 +811,10 @@ func TestIsolationUnderLoad(t *testing.T) {
 		total = 10_000
 	}
 	perWorker := (total + workers - 1) / workers
-	for _, mode := range []tenancy.Mode{tenancy.SessionMode, tenancy.TransactionMode} {
-		t.Run(mode.String(), func(t *testing.T) {
+	for _, v := range isolationVariants {
+		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, tenancy.WithMode(mode))
+			e := newEnv(t, v.opts...)
 			e.db.Pool().SetMaxOpenConns(pool)
 			e.db.Pool().SetMaxIdleConns(pool)
 			ts := loadSchemas(t, e, tenants)
@@ -1091,10 +1091,10 @@ func TestHostileSchemaNamesReservedBySearchPath(t *testing.T) {
 // find nothing, not fall back to public.
 func TestHostileMissingSchema(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []tenancy.Mode{tenancy.SessionMode, tenancy.TransactionMode} {
-		t.Run(mode.String(), func(t *testing.T) {
+	for _, v := range isolationVariants {
+		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, tenancy.WithMode(mode))
+			e := newEnv(t, v.opts...)
 			mustExec(t, e.admin, `CREATE TABLE public.marker (schema text); INSERT INTO public.marker VALUES ('public')`)
 			ghost := tctx(tenancy.Tenant{Schema: "ghost"})
 			var cur sql.NullString
@@ -1119,10 +1119,10 @@ func TestHostileMissingSchema(t *testing.T) {
 // in its tenant's schema afterwards.
 func TestIsolationSavepointAfterError(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []tenancy.Mode{tenancy.SessionMode, tenancy.TransactionMode} {
-		t.Run(mode.String(), func(t *testing.T) {
+	for _, v := range isolationVariants {
+		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, tenancy.WithMode(mode))
+			e := newEnv(t, v.opts...)
 			ts := loadSchemas(t, e, 2)
 			acme := ts[0]
 			r := newLoad(t, e.db, ts, loadConfig{})

@@ -15,10 +15,12 @@ const (
 	// SessionMode, the default, sets search_path on the session and remembers, per
 	// physical connection, which schema it is on. A statement whose connection is
 	// already on its tenant's schema costs no extra round trip; one that must switch
-	// costs one (SET search_path). Anything that may have changed or undone the
-	// setting (an error, a ROLLBACK, RESET, DISCARD, a statement mentioning
-	// search_path or set_config) makes the connection forget, so the next statement
-	// sets it again. Use it with direct connections or session-pooling proxies.
+	// costs one (SET search_path), or none for a single data statement without
+	// arguments, which lib/pq sends in one message with its SET. Anything that may
+	// have changed or undone the setting (an error, a ROLLBACK, RESET, DISCARD, a
+	// statement mentioning search_path or set_config) makes the connection forget,
+	// so the next statement sets it again. Use it with direct connections or
+	// session-pooling proxies.
 	SessionMode Mode = iota
 
 	// TransactionMode keeps nothing on the session: every transaction sets
@@ -27,7 +29,9 @@ const (
 	// COMMIT). Use it behind PgBouncer in transaction pooling mode or RDS Proxy,
 	// where consecutive transactions of one client connection may run on different
 	// server connections. It costs one extra round trip per transaction (SET LOCAL)
-	// and three per standalone statement (BEGIN, SET LOCAL, COMMIT).
+	// and three per standalone statement (BEGIN, SET LOCAL, COMMIT), except a single
+	// data statement without arguments under lib/pq: SET LOCAL and the statement go
+	// in one message, one implicit transaction, no extra round trip.
 	TransactionMode
 )
 
@@ -63,10 +67,10 @@ type config struct {
 }
 
 func defaultConfig() *config {
-	return &config{mode: SessionMode, sharedSchema: DefaultSharedSchema, affinity: true}
+	return &config{mode: SessionMode, sharedSchema: DefaultSharedSchema}
 }
 
-// WithAffinity turns connection affinity on (the default) or off. In
+// WithAffinity turns connection affinity on or off (the default). In
 // [SessionMode], when database/sql hands out a connection whose session is on
 // another schema than its first statement needs, and an idle connection of the
 // pool is already on that schema, the two exchange their physical connections (no
@@ -84,6 +88,10 @@ func defaultConfig() *config {
 // another, so it may live longer than the set lifetime. Turn affinity off if
 // physical connections must be recycled on that schedule.
 //
+// It is off by default: on the benchmark machine (client and server on two shared
+// cores, BENCHMARKS.md) it saved switches only when idle sessions were on the
+// right schema, which at low concurrency is rare, and did not raise throughput;
+// the round trip it saves matters more when the database is across a network.
 // [TransactionMode] keeps nothing on the session, so it has no affinity.
 func WithAffinity(on bool) Option {
 	return optionFunc(func(c *config) error {
