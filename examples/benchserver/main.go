@@ -54,15 +54,16 @@ func main() {
 	baseAddr := flag.String("baseline-addr", "127.0.0.1:8082", "listen address of the baseline handler")
 	tenants := flag.Int("tenants", 24, "tenants to create (bench_0001..)")
 	conns := flag.Int("conns", 16, "connection pool size of each handler")
+	affinity := flag.Bool("affinity", false, "turn on connection affinity (tenancy.WithAffinity)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, *baseAddr, *tenants, *conns); err != nil {
+	if err := run(ctx, *addr, *baseAddr, *tenants, *conns, *affinity); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(ctx context.Context, addr, baseAddr string, n, conns int) error {
+func run(ctx context.Context, addr, baseAddr string, n, conns int, affinity bool) error {
 	dsn := os.Getenv("DATABASE_URL")
 	if dsn == "" {
 		srv, err := pgserver.Start(ctx, pgserver.Config{})
@@ -72,7 +73,7 @@ func run(ctx context.Context, addr, baseAddr string, n, conns int) error {
 		defer srv.Stop()
 		dsn = srv.URL("postgres")
 	}
-	db, err := tenancy.Open("postgres", dsn)
+	db, err := tenancy.Open("postgres", dsn, tenancy.WithAffinity(affinity))
 	if err != nil {
 		return err
 	}

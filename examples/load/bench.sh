@@ -8,13 +8,14 @@
 #
 # Settings (environment): TENANTS (24), CONNECTIONS ("20 100"), DURATION (10s),
 # ROUNDS (2: tenancy and baseline alternate, to spread the machine's noise),
-# THREADS (2). Needs wrk (apt-get install -y wrk). Loopback only.
+# THREADS (2), AFFINITY (false: true runs tenancy with WithAffinity). Needs wrk (apt-get install -y wrk). Loopback only.
 set -euo pipefail
 TENANTS=${TENANTS:-24}
 CONNECTIONS=${CONNECTIONS:-"20 100"}
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-2}
 THREADS=${THREADS:-2}
+AFFINITY=${AFFINITY:-false}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 command -v wrk >/dev/null 2>&1 || { echo "bench.sh: wrk is not installed (apt-get install -y wrk)" >&2; exit 1; }
@@ -22,7 +23,7 @@ command -v wrk >/dev/null 2>&1 || { echo "bench.sh: wrk is not installed (apt-ge
 bin=$(mktemp -d)/benchserver
 (cd "$ROOT" && go build -o "$bin" ./examples/benchserver)
 log=$(mktemp)
-"$bin" -tenants "$TENANTS" >"$log" 2>&1 &
+"$bin" -tenants "$TENANTS" -affinity="$AFFINITY" >"$log" 2>&1 &
 pid=$!
 trap 'kill -INT $pid 2>/dev/null; wait $pid 2>/dev/null || true; rm -f "$bin" "$log"' EXIT
 for _ in $(seq 1 600); do
