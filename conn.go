@@ -253,9 +253,8 @@ func (cn *conn) exec(ctx context.Context, query string, st driver.Stmt, args []d
 		// One round trip: PostgreSQL runs the SET and the statement in one implicit
 		// transaction, so a failing statement undoes the SET too (after forgets).
 		res, err := cn.innerExec(ctx, set+"; "+query, nil)
-		cn.after(query, err)
 		if err == nil && !cn.txMode() {
-			cn.cur = schema
+			cn.cur = schema // pipeSet left it "" until the statement succeeded
 		}
 		return res, err
 	}
@@ -298,7 +297,6 @@ func (cn *conn) query(ctx context.Context, query string, st driver.Stmt, args []
 	}
 	if set := cn.pipeSet(schema, query, st, args); set != "" {
 		rows, err := cn.innerQuery(ctx, set+"; "+query, nil)
-		cn.after(query, err)
 		if err != nil || cn.txMode() {
 			return rows, err
 		}
@@ -338,14 +336,21 @@ func (cn *conn) query(ctx context.Context, query string, st driver.Stmt, args []
 //   - in TransactionMode: SET LOCAL search_path; query, one round trip instead of
 //     four (BEGIN, SET LOCAL, query, COMMIT); the implicit transaction ends with
 //     the message, and the setting with it.
+//
+// pipelinable reads the statement's text, so in SessionMode it is asked only once
+// the session is known to need a switch. Until the statement has succeeded (or its
+// rows ended cleanly) the connection counts as on no schema.
 func (cn *conn) pipeSet(schema, query string, st driver.Stmt, args []driver.NamedValue) string {
-	if !cn.pipe || st != nil || len(args) != 0 || cn.inTx || cn.pinned != nil || !pipelinable(query) {
+	if !cn.pipe || st != nil || len(args) != 0 || cn.inTx || cn.pinned != nil {
 		return ""
 	}
 	if cn.txMode() {
-		return cn.cfg.setSQL(schema, true)
+		if pipelinable(query) {
+			return cn.cfg.setSQL(schema, true)
+		}
+		return ""
 	}
-	if cn.settle(schema) {
+	if cn.settle(schema) || !pipelinable(query) {
 		return ""
 	}
 	cn.cur = ""

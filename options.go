@@ -82,8 +82,7 @@ func defaultConfig() *config {
 //
 // A physical connection only moves at the first statement after database/sql
 // hands a connection out, and never while a transaction, a *sql.Conn's later
-// statements or a prepared statement depend on it; see the package documentation.
-// One consequence: SetConnMaxLifetime and SetConnMaxIdleTime apply to
+// statements or a prepared statement depend on it. One consequence: SetConnMaxLifetime and SetConnMaxIdleTime apply to
 // database/sql's connections, and a physical connection can move from one to
 // another, so it may live longer than the set lifetime. Turn affinity off if
 // physical connections must be recycled on that schedule.
