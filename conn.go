@@ -555,8 +555,12 @@ func (cn *conn) ResetSession(ctx context.Context) error {
 
 // IsValid is called by database/sql each time it takes the connection back: the
 // next statement on it is the first of a new use (fresh), and in SessionMode the
-// connection is offered to others through the idle list.
+// connection is offered to others through the idle list. database/sql may call it
+// twice without using the connection in between (it handed the connection to a
+// waiter that had given up), when it may be listed already and another connection
+// may be trading with it: touch first.
 func (cn *conn) IsValid() bool {
+	cn.touch()
 	if v, ok := cn.inner.(driver.Validator); ok && !v.IsValid() {
 		return false
 	}
