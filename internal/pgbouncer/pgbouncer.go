@@ -14,12 +14,10 @@
 package pgbouncer
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
@@ -31,6 +29,8 @@ import (
 	"time"
 
 	_ "github.com/lib/pq" // the "postgres" driver, for the admin console
+
+	"github.com/go-tenancy/tenancy/internal/proc"
 )
 
 // Defaults of [Config].
@@ -50,9 +50,6 @@ const (
 	// waitDelay bounds how long waiting for an exited process also waits for its
 	// output pipe to close.
 	waitDelay = 5 * time.Second
-	// tailSize is how many bytes of pgbouncer's latest output are kept for error
-	// messages.
-	tailSize = 4 << 10
 	// adminDB is the name of PgBouncer's admin console database.
 	adminDB = "pgbouncer"
 )
@@ -104,7 +101,7 @@ type Bouncer struct {
 	conf string // the configuration file
 
 	cmd     *exec.Cmd
-	output  *tailWriter
+	output  *proc.TailWriter
 	exited  chan struct{} // closed when cmd.Wait has returned
 	waitErr error         // read only after exited is closed
 
@@ -234,7 +231,7 @@ func Start(ctx context.Context, cfg Config) (_ *Bouncer, err error) {
 	}
 
 	for attempt := 1; ; attempt++ {
-		port, err := freePort()
+		port, err := proc.FreePort()
 		if err != nil {
 			return nil, fmt.Errorf("pgbouncer: pick a free port: %w", err)
 		}
@@ -302,7 +299,7 @@ func launch(ctx context.Context, bin, conf, dir string, port int, user string, o
 		user:   user,
 		dir:    dir,
 		conf:   conf,
-		output: newTailWriter("pgbouncer", logf),
+		output: proc.NewTailWriter("pgbouncer", logf),
 		exited: make(chan struct{}),
 	}
 	b.cmd = exec.Command(bin, conf)
@@ -515,16 +512,6 @@ func (b *Bouncer) kill() {
 	<-b.exited
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // osUser is the OS user pgbouncer runs as when the caller is root.
 type osUser struct {
 	name     string
@@ -550,54 +537,4 @@ func chown(owner *osUser, paths ...string) error {
 		}
 	}
 	return nil
-}
-
-// tailWriter keeps the last tailSize bytes written to it and passes each complete
-// line to logf. It is safe for concurrent use.
-type tailWriter struct {
-	prefix string
-	logf   func(string, ...any)
-
-	mu   sync.Mutex
-	buf  []byte
-	line []byte
-}
-
-var _ io.Writer = (*tailWriter)(nil)
-
-func newTailWriter(prefix string, logf func(string, ...any)) *tailWriter {
-	return &tailWriter{prefix: prefix, logf: logf}
-}
-
-func (w *tailWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	if len(w.buf) > tailSize {
-		w.buf = append(w.buf[:0], w.buf[len(w.buf)-tailSize:]...)
-	}
-	w.line = append(w.line, p...)
-	for {
-		i := bytes.IndexByte(w.line, '\n')
-		if i < 0 {
-			break
-		}
-		w.logf("%s: %s", w.prefix, string(w.line[:i]))
-		w.line = w.line[i+1:]
-	}
-	if len(w.line) > tailSize {
-		w.line = w.line[:0]
-	}
-	return len(p), nil
-}
-
-// Tail returns the kept output, indented to read as a quoted block.
-func (w *tailWriter) Tail() string {
-	w.mu.Lock()
-	b := bytes.TrimSpace(w.buf)
-	w.mu.Unlock()
-	if len(b) == 0 {
-		return w.prefix + " printed nothing"
-	}
-	return w.prefix + " output:\n\t" + strings.ReplaceAll(string(b), "\n", "\n\t")
 }

@@ -14,12 +14,10 @@
 package pgserver
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net"
 	"net/url"
@@ -33,6 +31,8 @@ import (
 	"time"
 
 	"github.com/lib/pq"
+
+	"github.com/go-tenancy/tenancy/internal/proc"
 )
 
 // Superuser is the name of the superuser role of every cluster that [Start]
@@ -54,9 +54,6 @@ const (
 	// waitDelay bounds how long waiting for an exited process also waits for its
 	// output pipe to close (a surviving backend could hold it open).
 	waitDelay = 5 * time.Second
-	// tailSize is how many bytes of a process's most recent output are kept for
-	// error messages.
-	tailSize = 4 << 10
 )
 
 // Errors returned by [FindBinDir] and [Start]. They are wrapped with details;
@@ -114,7 +111,7 @@ type Server struct {
 	tempDir bool // dataDir was created by Start and is removed by Stop
 
 	cmd    *exec.Cmd
-	output *tailWriter
+	output *proc.TailWriter
 	exited chan struct{} // closed when cmd.Wait has returned
 	// waitErr is cmd.Wait's result; read it only after exited is closed.
 	waitErr error
@@ -224,7 +221,7 @@ func byVersionDesc(dirs []string) []string {
 // ends first. Start may be called concurrently, but not twice at once for the same
 // Config.DataDir.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
-	return start(ctx, cfg, freePort)
+	return start(ctx, cfg, proc.FreePort)
 }
 
 // start is Start with the port picker as a parameter, so that tests can simulate
@@ -322,7 +319,7 @@ func prepareDataDir(ctx context.Context, dataDir, binDir string, owner *osUser, 
 		return err
 	}
 
-	out := newTailWriter("initdb", logf)
+	out := proc.NewTailWriter("initdb", logf)
 	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "initdb"),
 		"--pgdata="+dataDir,
 		"--username="+Superuser,
@@ -351,7 +348,7 @@ func launch(ctx context.Context, binDir, dataDir string, port int, owner *osUser
 	s := &Server{
 		port:    port,
 		dataDir: dataDir,
-		output:  newTailWriter("postgres", logf),
+		output:  proc.NewTailWriter("postgres", logf),
 		exited:  make(chan struct{}),
 	}
 	// Settings are passed on the command line rather than written to
@@ -453,16 +450,6 @@ func (s *Server) kill() {
 		_ = s.cmd.Process.Kill()
 		<-s.exited
 	}
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // URL returns a lib/pq connection URL for database dbname as the superuser, for
@@ -603,63 +590,4 @@ func (u *osUser) hint() string {
 		return ""
 	}
 	return fmt.Sprintf(" (running as OS user %s, uid %d: every parent directory of the data directory must be searchable by it)", u.name, u.uid)
-}
-
-// tailWriter keeps the last tailSize bytes written to it and passes each complete
-// line to logf. It is safe for concurrent use.
-type tailWriter struct {
-	prefix string
-	logf   func(string, ...any)
-
-	mu        sync.Mutex
-	buf       []byte // the kept tail
-	truncated bool   // earlier output was dropped from buf
-	line      []byte // an incomplete last line, not yet logged
-}
-
-var _ io.Writer = (*tailWriter)(nil)
-
-func newTailWriter(prefix string, logf func(string, ...any)) *tailWriter {
-	return &tailWriter{prefix: prefix, logf: logf}
-}
-
-func (w *tailWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	if len(w.buf) > tailSize {
-		w.buf = append(w.buf[:0], w.buf[len(w.buf)-tailSize:]...)
-		w.truncated = true
-	}
-	w.line = append(w.line, p...)
-	for {
-		i := bytes.IndexByte(w.line, '\n')
-		if i < 0 {
-			break
-		}
-		w.logf("%s: %s", w.prefix, string(w.line[:i]))
-		w.line = w.line[i+1:]
-	}
-	if len(w.line) > tailSize {
-		w.line = w.line[:0] // a runaway line: drop it from the log, keep it in buf
-	}
-	return len(p), nil
-}
-
-// Tail returns the kept output, starting at a line boundary, prefixed so that it
-// reads as a quoted block in an error message.
-func (w *tailWriter) Tail() string {
-	w.mu.Lock()
-	b := bytes.TrimSpace(w.buf)
-	truncated := w.truncated
-	w.mu.Unlock()
-	if truncated {
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			b = b[i+1:]
-		}
-	}
-	if len(b) == 0 {
-		return w.prefix + " printed nothing"
-	}
-	return w.prefix + " output:\n\t" + strings.ReplaceAll(string(b), "\n", "\n\t")
 }

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-tenancy/tenancy/internal/proc"
 )
 
 // childEnv, when set, makes the test binary act as the parent process that
@@ -344,7 +346,7 @@ func TestStartRetriesTakenPort(t *testing.T) {
 		p := taken
 		if len(picks) > 0 {
 			var err error
-			if p, err = freePort(); err != nil {
+			if p, err = proc.FreePort(); err != nil {
 				return 0, err
 			}
 		}
@@ -451,32 +453,4 @@ func running(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
-}
-
-func TestTailWriter(t *testing.T) {
-	t.Parallel()
-	var lines []string
-	w := newTailWriter("p", func(format string, args ...any) { lines = append(lines, fmt.Sprintf(format, args...)) })
-	fmt.Fprint(w, "one\ntw")
-	fmt.Fprint(w, "o\nthree")
-	if got := strings.Join(lines, "|"); got != "p: one|p: two" {
-		t.Errorf("logged %q, want complete lines only", got)
-	}
-	if got, want := w.Tail(), "p output:\n\tone\n\ttwo\n\tthree"; got != want {
-		t.Errorf("Tail() = %q, want %q", got, want)
-	}
-
-	for i := 0; i < tailSize; i++ {
-		fmt.Fprintf(w, "line %d\n", i)
-	}
-	tail := w.Tail()
-	if len(strings.ReplaceAll(tail, "\t", "")) > tailSize+len("p output:\n") || !strings.HasSuffix(tail, fmt.Sprintf("line %d", tailSize-1)) {
-		t.Errorf("Tail() after much output: %d bytes ending %q", len(tail), tail[len(tail)-20:])
-	}
-	if first := strings.SplitN(tail, "\n\t", 3)[1]; !strings.HasPrefix(first, "line ") {
-		t.Errorf("Tail() starts mid-line: %q", first)
-	}
-	if got := newTailWriter("q", nil).Tail(); got != "q printed nothing" {
-		t.Errorf("empty Tail() = %q", got)
-	}
 }
