@@ -357,18 +357,13 @@ func (m *Migrator) Status(ctx context.Context, schema string) (Status, error) {
 // Errors: as for [Migrator.Status]; a *[MigrationError] wrapping [ErrDirty],
 // [ErrUnknownVersion] or [ErrIrreversible] where the real run would fail with it.
 func (m *Migrator) Plan(ctx context.Context, schema string, target uint) (Plan, error) {
-	const op = "plan"
-	row, set, err := m.state(ctx, op, schema)
+	p, row, set, err := m.planFrom(ctx, schema)
 	if err != nil {
-		return Plan{Schema: schema}, err
-	}
-	p := Plan{Schema: schema, From: row.versionU(), To: row.versionU()}
-	if err := row.clean(op); err != nil {
 		return p, err
 	}
 	to, err := set.resolve(target)
 	if err != nil {
-		return p, row.fail(op, err)
+		return p, row.fail(planOp, err)
 	}
 	var steps []step
 	switch {
@@ -382,7 +377,7 @@ func (m *Migrator) Plan(ctx context.Context, schema string, target uint) (Plan, 
 		}
 	}
 	if err != nil {
-		return p, row.fail(op, err)
+		return p, row.fail(planOp, err)
 	}
 	p.To = to
 	p.Steps = planSteps(steps)
@@ -393,22 +388,30 @@ func (m *Migrator) Plan(ctx context.Context, schema string, target uint) (Plan, 
 // [Migrator.Downgrade] would run to revert steps migrations. Errors as for
 // [Migrator.Plan].
 func (m *Migrator) PlanDowngrade(ctx context.Context, schema string, steps int) (Plan, error) {
-	const op = "plan"
-	row, set, err := m.state(ctx, op, schema)
+	p, row, set, err := m.planFrom(ctx, schema)
 	if err != nil {
-		return Plan{Schema: schema}, err
-	}
-	p := Plan{Schema: schema, From: row.versionU(), To: row.versionU()}
-	if err := row.clean(op); err != nil {
 		return p, err
 	}
 	plan, err := set.downSteps(p.From, steps)
 	if err != nil {
-		return p, row.fail(op, err)
+		return p, row.fail(planOp, err)
 	}
 	p.To = clampVersion(plan[len(plan)-1].target)
 	p.Steps = planSteps(plan)
 	return p, nil
+}
+
+const planOp = "plan"
+
+// planFrom reads schema's state for Plan and PlanDowngrade: a Plan from (and, so
+// far, to) its current version, and an error if it cannot be planned from there.
+func (m *Migrator) planFrom(ctx context.Context, schema string) (Plan, versionRow, *migrationSet, error) {
+	row, set, err := m.state(ctx, planOp, schema)
+	if err != nil {
+		return Plan{Schema: schema}, row, nil, err
+	}
+	p := Plan{Schema: schema, From: row.versionU(), To: row.versionU()}
+	return p, row, set, row.clean(planOp)
 }
 
 func planSteps(steps []step) []PlanStep {
