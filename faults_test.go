@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,8 +14,6 @@ import (
 
 	"github.com/go-tenancy/tenancy"
 	"github.com/go-tenancy/tenancy/internal/pgserver"
-	"github.com/go-tenancy/tenancy/internal/rtcount"
-	"github.com/go-tenancy/tenancy/migrations"
 )
 
 // These tests run the load of isolation_test.go while something breaks: backends
@@ -182,21 +179,7 @@ func envOn(t *testing.T, srv *pgserver.Server, dbname string, opts ...tenancy.Op
 	}
 	mustExec(t, root, `CREATE DATABASE `+dbname)
 	root.Close()
-	dsn := srv.URL(dbname)
-	admin, err := sql.Open("postgres", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	reg, err := fs.ReadFile(migrations.Shared, "000001_tenants.up.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustExec(t, admin, `CREATE SCHEMA shared`)
-	mustExec(t, admin, `SET search_path TO shared; `+string(reg))
-	e := &env{dsn: dsn, admin: admin, rt: &rtcount.Counter{}}
-	e.db = openCounted(t, dsn, e.rt, opts...)
-	return e
+	return envAt(t, srv.URL(dbname), opts...)
 }
 
 // TestFaultServerRestart stops the server (fast shutdown: every connection is

@@ -28,7 +28,18 @@ type env struct {
 
 func newEnv(t testing.TB, opts ...tenancy.Option) *env {
 	t.Helper()
-	dsn := tenancytest.NewDatabase(t)
+	e := envAt(t, tenancytest.NewDatabase(t), opts...)
+	var err error
+	e.reg, err = tenancy.NewRegistry(e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// envAt makes an env (without a Registry) on the empty database at dsn.
+func envAt(t testing.TB, dsn string, opts ...tenancy.Option) *env {
+	t.Helper()
 	admin, err := sql.Open("postgres", dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -43,10 +54,6 @@ func newEnv(t testing.TB, opts ...tenancy.Option) *env {
 
 	e := &env{dsn: dsn, admin: admin, rt: &rtcount.Counter{}}
 	e.db = openCounted(t, dsn, e.rt, opts...)
-	e.reg, err = tenancy.NewRegistry(e.db)
-	if err != nil {
-		t.Fatal(err)
-	}
 	return e
 }
 
