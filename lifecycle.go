@@ -62,17 +62,22 @@ func AdoptExisting() CreateOption {
 // survives, and the error (a *[TenantError]) says which step failed.
 //
 // It normally works in one transaction on one connection: it inserts the registry
-// row (so that a duplicate name, schema or host fails first), creates the schema,
-// runs every tenant up migration in order with search_path set to the new schema,
-// creates the schema's version table in golang-migrate's format at the newest
-// version, and commits. PostgreSQL's DDL is transactional, so a failure anywhere
-// (a cancelled ctx included) rolls all of it back; nobody sees the tenant before
-// it is complete. Tenant migrations must therefore not end the transaction: a file
-// with its own BEGIN/COMMIT, or with a statement PostgreSQL refuses to run inside
-// a transaction (CREATE INDEX CONCURRENTLY), is detected, and CreateTenant then
-// creates the schema, migrates it with golang-migrate file by file, registers the
-// tenant last, and drops the schema again if a step fails (if the process dies
-// part-way, an unregistered schema can remain: [AdoptExisting] takes it over).
+// row (so that a duplicate name, schema or host fails first), creates the schema
+// and its version table (in golang-migrate's format, before any migration, as
+// golang-migrate does: a migration may extend it), runs every tenant up
+// migration in order with search_path set to the new schema, records the newest
+// version, clean, and commits. PostgreSQL's DDL is transactional, so a failure
+// anywhere (a cancelled ctx included) rolls all of it back; nobody sees the
+// tenant before it is complete.
+//
+// Which files cannot be part of that transaction is known when the Migrator is
+// built: CONCURRENTLY is dropped from CREATE INDEX, DROP INDEX and REINDEX (in a
+// schema nobody else can see yet it only makes the build slower), so such files
+// still join it. A file with its own BEGIN/COMMIT, or another statement that
+// cannot run in a transaction (VACUUM, ...), makes CreateTenant create the
+// schema, migrate it with golang-migrate file by file, register the tenant last,
+// and drop the schema again if a step fails (if the process dies part-way, an
+// unregistered schema can remain: [AdoptExisting] takes it over).
 //
 // The registry cache of the Migrator's [Registry] is invalidated for the new
 // tenant's name, schema and host, so a cached "unknown tenant" answer does not
@@ -101,7 +106,7 @@ func (m *Migrator) CreateTenant(ctx context.Context, nt NewTenant, opts ...Creat
 	switch {
 	case cfg.adopt:
 		t, err = m.adoptOrCreate(ctx, nt)
-	case m.tenantSet.txControl:
+	case m.tenantSet.staged != nil:
 		t, err = m.createStaged(ctx, nt, false)
 	default:
 		t, err = m.createInTx(ctx, nt)
@@ -183,19 +188,25 @@ func (m *Migrator) createInTx(ctx context.Context, nt NewTenant) (t Tenant, err 
 	if _, err := tx.ExecContext(ctx, `CREATE SCHEMA `+pq.QuoteIdentifier(nt.Schema)); err != nil {
 		return Tenant{}, createStep(ctx, nt, "create schema", schemaExists(err))
 	}
+	// The version table exists before the first migration runs, as with
+	// golang-migrate (a migration may extend it); it gets its row at the end.
+	if _, err := tx.ExecContext(ctx, m.versionTableSQL(nt.Schema)); err != nil {
+		return Tenant{}, createStep(ctx, nt, "create version table", err)
+	}
 	// search_path is the new schema: the connection is pinned to it, and it was set
 	// before BEGIN (PostgreSQL resolves it again once the schema exists).
 	for i := range m.tenantSet.files {
 		f := &m.tenantSet.files[i]
-		if strings.TrimSpace(f.up) == "" {
+		q := f.upTx.inTx
+		if strings.TrimSpace(q) == "" {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, f.up); err != nil {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return Tenant{}, createStep(ctx, nt, "migrate", &MigrationError{
-				Op: "create", Schema: nt.Schema, Version: f.version, Line: errorLine(f.up, err), Err: ctxErr(ctx, err)})
+				Op: "create", Schema: nt.Schema, Version: f.version, Line: errorLine(q, err), Err: ctxErr(ctx, err)})
 		}
 	}
-	if _, err := tx.ExecContext(ctx, m.versionTableSQL(nt.Schema, m.tenantSet.head())); err != nil {
+	if _, err := tx.ExecContext(ctx, m.setVersionSQL(nt.Schema, int(m.tenantSet.head()))); err != nil {
 		return Tenant{}, createStep(ctx, nt, "record version", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -205,11 +216,25 @@ func (m *Migrator) createInTx(ctx context.Context, nt NewTenant) (t Tenant, err 
 }
 
 // versionTableSQL creates schema's version table exactly as golang-migrate's
-// postgres driver does and records version in it, clean.
-func (m *Migrator) versionTableSQL(schema string, version uint) string {
-	t := pq.QuoteIdentifier(schema) + "." + pq.QuoteIdentifier(m.cfg.table)
-	return fmt.Sprintf(`CREATE TABLE %s (version bigint not null primary key, dirty boolean not null); `+
-		`INSERT INTO %s (version, dirty) VALUES (%d, false)`, t, t, version)
+// postgres driver does.
+func (m *Migrator) versionTableSQL(schema string) string {
+	return `CREATE TABLE IF NOT EXISTS ` + m.versionTable(schema) + ` (version bigint not null primary key, dirty boolean not null)`
+}
+
+// versionTable is schema's version table, quoted.
+func (m *Migrator) versionTable(schema string) string {
+	return pq.QuoteIdentifier(schema) + "." + pq.QuoteIdentifier(m.cfg.table)
+}
+
+// setVersionSQL records version (-1: none), clean, as golang-migrate's postgres
+// driver's SetVersion does (without its own transaction, so that it can join the
+// migration's).
+func (m *Migrator) setVersionSQL(schema string, version int) string {
+	t := m.versionTable(schema)
+	if version < 0 {
+		return `TRUNCATE ` + t
+	}
+	return fmt.Sprintf(`TRUNCATE %s; INSERT INTO %s (version, dirty) VALUES (%d, false)`, t, t, version)
 }
 
 // rowQuerier is a *sql.Tx or a *Tx.
@@ -284,7 +309,7 @@ func (m *Migrator) adoptOrCreate(ctx context.Context, nt NewTenant) (Tenant, err
 		return Tenant{}, createStep(ctx, nt, "connect", err)
 	case exists:
 		return m.createStaged(ctx, nt, true)
-	case m.tenantSet.txControl:
+	case m.tenantSet.staged != nil:
 		return m.createStaged(ctx, nt, false)
 	}
 	t, err := m.createInTx(ctx, nt)

@@ -77,9 +77,8 @@ type MigrationError struct {
 
 func (e *MigrationError) Error() string {
 	var b strings.Builder
-	b.WriteString("tenancy: ")
-	b.WriteString(e.Op)
-	fmt.Fprintf(&b, " schema %q", e.Schema)
+	// "schema first": "create schema" would read as the step that failed.
+	fmt.Fprintf(&b, "tenancy: schema %q: %s", e.Schema, e.Op)
 	if e.Version > 0 {
 		fmt.Fprintf(&b, ": migration %d", e.Version)
 	}

@@ -7,6 +7,7 @@ import (
 	"hash/crc32"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/golang-migrate/migrate/v4"
 	"github.com/golang-migrate/migrate/v4/database"
@@ -44,8 +45,9 @@ func TestMigrateTxControlStatement(t *testing.T) {
 		// A standard-string containing a backslash does not escape the quote.
 		{`SELECT 'C:\'; COMMIT;`, "COMMIT", 1},
 		{"UPDATE t SET note = 'begin'; -- end\n", "", 0},
-		// Conservative on BEGIN ATOMIC bodies: END after ; is taken for one.
-		{"CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;", "END", 1},
+		// BEGIN ATOMIC bodies stay in their statement.
+		{"CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;", "", 0},
+		{"CREATE OR REPLACE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN true THEN 1 END; SELECT 2; END;\nCOMMIT;", "COMMIT", 2},
 		{"SELECT 'unterminated", "", 0},
 		{"SELECT $$unterminated", "", 0},
 	}
@@ -140,5 +142,47 @@ func TestMigrateErrorLine(t *testing.T) {
 	}
 	if got := errorLine(q, errors.New("x")); got != 0 {
 		t.Fatalf("errorLine without position = %d", got)
+	}
+}
+
+func TestMigrateLoadClassifiesFiles(t *testing.T) {
+	files := func(kv ...string) fstest.MapFS {
+		m := fstest.MapFS{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = &fstest.MapFile{Data: []byte(kv[i+1])}
+		}
+		return m
+	}
+	// CONCURRENTLY in CREATE/DROP INDEX and REINDEX joins the creation's
+	// transaction without the keyword; the file itself stays non-transactional
+	// for upgrades of existing tenants.
+	set, err := loadSet("tenant", files(
+		"1_a.up.sql", "CREATE TABLE a (id int, note text);",
+		"2_b.up.sql", "-- comment: CONCURRENTLY\nCREATE INDEX CONCURRENTLY IF NOT EXISTS a_note ON a (note);",
+		"2_b.down.sql", "DROP INDEX CONCURRENTLY a_note;",
+		"3_c.up.sql", "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT 'CREATE INDEX CONCURRENTLY x' $$;",
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.staged != nil {
+		t.Fatalf("staged = %v, want one-transaction creation", set.staged.version)
+	}
+	f := set.files[1]
+	if f.upTx.transactional() || f.upTx.noTx != "CREATE INDEX CONCURRENTLY" || f.upTx.noTxLine != 2 || !f.upTx.ok ||
+		f.upTx.inTx != "-- comment: CONCURRENTLY\nCREATE INDEX  IF NOT EXISTS a_note ON a (note);" || f.downTx.transactional() {
+		t.Fatalf("file 2 classified %+v / %+v", f.upTx, f.downTx)
+	}
+	if !set.files[0].upTx.transactional() || !set.files[2].upTx.transactional() {
+		t.Fatal("plain files are not transactional")
+	}
+	for _, body := range []string{"BEGIN;\nCREATE TABLE b (id int);\nCOMMIT;", "VACUUM a;", "ALTER TABLE a DETACH PARTITION p CONCURRENTLY;"} {
+		set, err := loadSet("tenant", files("1_a.up.sql", "CREATE TABLE a (id int);", "2_b.up.sql", body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if set.staged == nil || set.staged.version != 2 || set.files[1].upTx.transactional() {
+			t.Fatalf("%q: not staged", body)
+		}
 	}
 }

@@ -452,10 +452,19 @@ func (r *runner) applied() []uint {
 	return vs
 }
 
-// errorLine returns the line of query at which the server located err, or 0.
+// errorLine returns the line of query at which the server located err: from
+// the error's position, or, without one, the line of the query's only statement.
+// It returns 0 when it cannot tell (a position past query, which is then a
+// statement appended to it).
 func errorLine(query string, err error) int {
 	var pe *pq.Error
-	if !errors.As(err, &pe) || pe.Position == "" {
+	if !errors.As(err, &pe) {
+		return 0
+	}
+	if pe.Position == "" {
+		if sts := splitStatements(query); len(sts) == 1 {
+			return sts[0].Line
+		}
 		return 0
 	}
 	pos, perr := strconv.Atoi(pe.Position)
@@ -467,11 +476,14 @@ func errorLine(query string, err error) int {
 	for _, c := range query {
 		n++
 		if n >= pos {
-			break
+			return line
 		}
 		if c == '\n' {
 			line++
 		}
 	}
-	return line
+	if n+1 >= pos {
+		return line // at the very end
+	}
+	return 0
 }
