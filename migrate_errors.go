@@ -12,8 +12,10 @@ import (
 // Sentinel errors of the [Migrator]. Test for them with [errors.Is]; they arrive
 // wrapped in a *[MigrationError] or a *[TenantError] that names the schema.
 var (
-	// ErrDirty means a schema's version table is marked dirty: a migration failed
-	// (or was cancelled) part-way, and what it left behind is unknown. Every method
+	// ErrDirty means a schema's version table is marked dirty: a migration that
+	// controls its own transactions (or cannot run in one) failed or was cancelled
+	// part-way, and what it left behind is unknown. (Other migrations run as one
+	// transaction with their version and never leave a schema dirty.) Every method
 	// that would run migrations on the schema ([Migrator.Upgrade],
 	// [Migrator.UpgradeTo], [Migrator.Downgrade], [Migrator.MigrateShared],
 	// [Migrator.Plan], and [Migrator.UpgradeFleet] for that tenant) refuses it,
@@ -68,8 +70,10 @@ type MigrationError struct {
 	// error was reported, when the server gave a position; 0 otherwise.
 	Line int
 	// Dirty reports whether the schema's version table is marked dirty at Version
-	// after this error: a migration failed part-way (or, with [ErrDirty], already
-	// had). Repair by hand and call [Migrator.Force].
+	// after this error: a non-transactional migration failed part-way (or, with
+	// [ErrDirty], already had). Repair by hand and call [Migrator.Force]. It is
+	// false after a transactional migration failed: the schema is clean at the
+	// previous version.
 	Dirty bool
 	// Err is the cause.
 	Err error

@@ -94,7 +94,7 @@ type FleetReport struct {
 // clean, so a run with nothing to do is fast. The others are migrated with bounded
 // concurrency (opts.Concurrency). One tenant's failure neither stops nor rolls
 // back the others: it is left at the version it reached, dirty if a migration
-// failed part-way, and reported. Tenants that were dirty before the run are
+// that controls its own transactions failed part-way, and reported. Tenants that were dirty before the run are
 // reported as failed ([ErrDirty]) and not touched. Running UpgradeFleet again
 // resumes: only what is still behind is migrated.
 //
