@@ -47,6 +47,12 @@ var (
 	// [Migrator.Downgrade] and [Migrator.PlanDowngrade] when a migration to revert has
 	// no down file. It is checked before anything runs: nothing was changed.
 	ErrIrreversible = errors.New("tenancy: migration has no down migration")
+
+	// ErrFleetStopped is the error of each tenant a stopped [Migrator.UpgradeFleet]
+	// did not start ([FleetOptions].Drain, Canary, MaxFailures; see
+	// [TenantResult].NotRun), and UpgradeFleet's error wraps it when the run was
+	// stopped. Running UpgradeFleet again resumes.
+	ErrFleetStopped = errors.New("tenancy: fleet upgrade stopped before this tenant")
 )
 
 // MigrationError is an error about migrating one schema. It names the schema (and
@@ -135,6 +141,10 @@ type FleetError struct {
 	Failed []TenantResult
 	// Total is the number of tenants the run considered.
 	Total int
+	// NotRun is the number of tenants the run did not start, and Stopped why
+	// (see [FleetReport].Stopped); "" if it ran to the end.
+	NotRun  int
+	Stopped string
 }
 
 func (e *FleetError) Error() string {
@@ -152,14 +162,21 @@ func (e *FleetError) Error() string {
 		}
 		fmt.Fprintf(&b, "%s%s: %v", sep, f.Schema, f.Err)
 	}
+	if e.NotRun > 0 {
+		fmt.Fprintf(&b, "; stopped (%s), %d tenants not run", e.Stopped, e.NotRun)
+	}
 	return b.String()
 }
 
-// Unwrap returns every failed tenant's error.
+// Unwrap returns every failed tenant's error, and [ErrFleetStopped] if the run
+// was stopped (by Drain, Canary or MaxFailures) before every tenant ran.
 func (e *FleetError) Unwrap() []error {
-	errs := make([]error, len(e.Failed))
+	errs := make([]error, len(e.Failed), len(e.Failed)+1)
 	for i, f := range e.Failed {
 		errs[i] = f.Err
+	}
+	if e.NotRun > 0 && e.Stopped != "cancelled" {
+		errs = append(errs, ErrFleetStopped)
 	}
 	return errs
 }
