@@ -227,14 +227,16 @@ func (m *Migrator) versionTable(schema string) string {
 }
 
 // setVersionSQL records version (-1: none), clean, as golang-migrate's postgres
-// driver's SetVersion does (without its own transaction, so that it can join the
-// migration's).
+// driver's SetVersion does, but without a transaction of its own (so that it can
+// join the migration's) and with DELETE instead of TRUNCATE: the same for a
+// one-row table, without the exclusive lock that would block status readers
+// for the whole migration, and without a new file per migration.
 func (m *Migrator) setVersionSQL(schema string, version int) string {
 	t := m.versionTable(schema)
 	if version < 0 {
-		return `TRUNCATE ` + t
+		return `DELETE FROM ` + t
 	}
-	return fmt.Sprintf(`TRUNCATE %s; INSERT INTO %s (version, dirty) VALUES (%d, false)`, t, t, version)
+	return fmt.Sprintf(`DELETE FROM %s; INSERT INTO %s (version, dirty) VALUES (%d, false)`, t, t, version)
 }
 
 // rowQuerier is a *sql.Tx or a *Tx.

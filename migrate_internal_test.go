@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -184,5 +185,24 @@ func TestMigrateLoadClassifiesFiles(t *testing.T) {
 		if set.staged == nil || set.staged.version != 2 || set.files[1].upTx.transactional() {
 			t.Fatalf("%q: not staged", body)
 		}
+	}
+	// A value added to an enum cannot be used in the transaction that added it:
+	// a later file that uses it makes creation go file by file.
+	enum := func(third string) *migrationSet {
+		set, err := loadSet("tenant", files(
+			"1_a.up.sql", "CREATE TYPE state AS ENUM ('draft'); CREATE TABLE a (s state);",
+			"2_b.up.sql", "ALTER TYPE state ADD VALUE IF NOT EXISTS 'it''s' BEFORE 'draft';",
+			"3_c.up.sql", third))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return set
+	}
+	if set := enum("INSERT INTO a VALUES ('it''s');"); set.staged == nil || set.staged.version != 3 ||
+		!slices.Equal(set.files[1].upTx.enumValues, []string{"'it''s'"}) {
+		t.Fatalf("use of a new enum value: staged %v, values %q", set.staged, set.files[1].upTx.enumValues)
+	}
+	if set := enum("INSERT INTO a VALUES ('draft');"); set.staged != nil {
+		t.Fatal("no use of the new value, yet staged")
 	}
 }

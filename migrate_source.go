@@ -70,6 +70,17 @@ func loadSet(kind string, fsys fs.FS) (*migrationSet, error) {
 			set.staged = f
 		}
 	}
+	// A file that uses an enum value an earlier file added (as a string
+	// constant) cannot run in the transaction that added it.
+	for i := range set.files {
+		for _, v := range set.files[i].upTx.enumValues {
+			for j := i + 1; j < len(set.files) && set.staged == nil; j++ {
+				if strings.Contains(set.files[j].up, v) {
+					set.staged = &set.files[j]
+				}
+			}
+		}
+	}
 	return set, nil
 }
 
@@ -251,6 +262,11 @@ type txClass struct {
 	// ok is false if there is no such form (own transactions, VACUUM, ...).
 	inTx string
 	ok   bool
+	// enumValues are the string constants (quotes included) of the enum values
+	// the file adds with ALTER TYPE ... ADD VALUE: PostgreSQL refuses to use such
+	// a value in the transaction that added it (55P04), so a later file that
+	// uses one cannot join the same creation transaction.
+	enumValues []string
 }
 
 // classify reads the statements of one file.
@@ -261,6 +277,9 @@ func classify(sql string) txClass {
 	for _, st := range splitStatements(sql) {
 		if kw := st.txControl(); kw != "" && c.own == "" {
 			c.own, c.ownLine = kw, st.Line
+		}
+		if v := st.addedEnumValue(sql); v != "" {
+			c.enumValues = append(c.enumValues, v)
 		}
 		if what, conc := st.noTransaction(); what != "" {
 			if c.noTx == "" {

@@ -249,3 +249,24 @@ func asciiUpper(s string) string {
 	}
 	return s
 }
+
+// addedEnumValue returns the string constant (with its quotes) of the value an
+// ALTER TYPE ... ADD VALUE statement adds, or "". sql is the script s is part
+// of.
+func (s sqlStatement) addedEnumValue(sql string) string {
+	if s.word(0) != "ALTER" || s.word(1) != "TYPE" {
+		return ""
+	}
+	for i := 2; i+1 < len(s.Words); i++ {
+		if s.Words[i].Word == "ADD" && s.Words[i+1].Word == "VALUE" {
+			q := strings.IndexByte(sql[s.Words[i+1].Pos:s.End], '\'')
+			if q < 0 {
+				return ""
+			}
+			start := s.Words[i+1].Pos + q
+			line := 0
+			return sql[start:min(skipQuoted(sql, start, false, &line), s.End)]
+		}
+	}
+	return ""
+}
