@@ -106,6 +106,8 @@ func (m *Migrator) CreateTenant(ctx context.Context, nt NewTenant, opts ...Creat
 	switch {
 	case cfg.adopt:
 		t, err = m.adoptOrCreate(ctx, nt)
+	case m.cfg.template != "":
+		t, err = m.createFromTemplate(ctx, nt)
 	case m.tenantSet.staged != nil:
 		t, err = m.createStaged(ctx, nt, false)
 	default:
@@ -125,6 +127,27 @@ func (m *Migrator) CreateTenant(ctx context.Context, nt NewTenant, opts ...Creat
 		l.InfoContext(ctx, "tenancy: tenant created", "tenant", t, "duration", time.Since(start))
 	}
 	return t, nil
+}
+
+// createFromTemplate creates the tenant by cloning the template, or, if the
+// template cannot be used or the copy fails for a reason that is not the
+// tenant's, by running the migrations.
+func (m *Migrator) createFromTemplate(ctx context.Context, nt NewTenant) (Tenant, error) {
+	if script, err := m.cloneScript(ctx); err == nil {
+		t, err := m.createByClone(ctx, nt, script)
+		if err == nil || ctx.Err() != nil || errors.Is(err, ErrConflict) || errors.Is(err, ErrSchemaExists) {
+			return t, err
+		}
+		if l := m.cfg.logger; l != nil {
+			l.WarnContext(ctx, "tenancy: cloning the template failed; running the migrations", "schema", nt.Schema, "error", err)
+		}
+	} else if ctx.Err() != nil {
+		return Tenant{}, createStep(ctx, nt, "clone", err)
+	}
+	if m.tenantSet.staged != nil {
+		return m.createStaged(ctx, nt, false)
+	}
+	return m.createInTx(ctx, nt)
 }
 
 // checkNewTenant validates nt before anything is sent to the database and
@@ -161,7 +184,37 @@ func createStep(ctx context.Context, nt NewTenant, step string, err error) error
 }
 
 // createInTx creates the tenant in one transaction (see CreateTenant).
-func (m *Migrator) createInTx(ctx context.Context, nt NewTenant) (t Tenant, err error) {
+func (m *Migrator) createInTx(ctx context.Context, nt NewTenant) (Tenant, error) {
+	return m.createWith(ctx, nt, func(tx *sql.Tx) error {
+		// The version table exists before the first migration runs, as with
+		// golang-migrate (a migration may extend it); it gets its row at the end.
+		if _, err := tx.ExecContext(ctx, m.versionTableSQL(nt.Schema)); err != nil {
+			return createStep(ctx, nt, "create version table", err)
+		}
+		// search_path is the new schema: the connection is pinned to it, and it was
+		// set before BEGIN (PostgreSQL resolves it again once the schema exists).
+		for i := range m.tenantSet.files {
+			f := &m.tenantSet.files[i]
+			q := f.upTx.inTx
+			if strings.TrimSpace(q) == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return createStep(ctx, nt, "migrate", &MigrationError{
+					Op: "create", Schema: nt.Schema, Version: f.version, Line: errorLine(q, err), Err: ctxErr(ctx, err)})
+			}
+		}
+		if _, err := tx.ExecContext(ctx, m.setVersionSQL(nt.Schema, int(m.tenantSet.head()))); err != nil {
+			return createStep(ctx, nt, "record version", err)
+		}
+		return nil
+	})
+}
+
+// createWith creates the tenant in one transaction on one connection pinned to
+// its schema: it registers it, creates the schema, runs fill (which returns a
+// createStep error) and commits.
+func (m *Migrator) createWith(ctx context.Context, nt NewTenant, fill func(tx *sql.Tx) error) (t Tenant, err error) {
 	mc := &migConn{}
 	conn, err := mc.pin(ctx, m.db, nt.Schema)
 	if err != nil {
@@ -188,26 +241,8 @@ func (m *Migrator) createInTx(ctx context.Context, nt NewTenant) (t Tenant, err 
 	if _, err := tx.ExecContext(ctx, `CREATE SCHEMA `+pq.QuoteIdentifier(nt.Schema)); err != nil {
 		return Tenant{}, createStep(ctx, nt, "create schema", schemaExists(err))
 	}
-	// The version table exists before the first migration runs, as with
-	// golang-migrate (a migration may extend it); it gets its row at the end.
-	if _, err := tx.ExecContext(ctx, m.versionTableSQL(nt.Schema)); err != nil {
-		return Tenant{}, createStep(ctx, nt, "create version table", err)
-	}
-	// search_path is the new schema: the connection is pinned to it, and it was set
-	// before BEGIN (PostgreSQL resolves it again once the schema exists).
-	for i := range m.tenantSet.files {
-		f := &m.tenantSet.files[i]
-		q := f.upTx.inTx
-		if strings.TrimSpace(q) == "" {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return Tenant{}, createStep(ctx, nt, "migrate", &MigrationError{
-				Op: "create", Schema: nt.Schema, Version: f.version, Line: errorLine(q, err), Err: ctxErr(ctx, err)})
-		}
-	}
-	if _, err := tx.ExecContext(ctx, m.setVersionSQL(nt.Schema, int(m.tenantSet.head()))); err != nil {
-		return Tenant{}, createStep(ctx, nt, "record version", err)
+	if err := fill(tx); err != nil {
+		return Tenant{}, err
 	}
 	if err := tx.Commit(); err != nil {
 		return Tenant{}, createStep(ctx, nt, "commit", err)

@@ -75,6 +75,7 @@ type Migrator struct {
 	sharedSet *migrationSet
 	tenantSet *migrationSet
 	cfg       migratorConfig
+	clone     cloneState
 }
 
 // NewMigrator returns a Migrator that applies the migrations in shared to db's
@@ -117,6 +118,9 @@ func NewMigrator(db *DB, reg *Registry, shared, tenant fs.FS, opts ...MigratorOp
 	tenantSet, err := loadSet("tenant", tenant)
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: NewMigrator: %w", err)
+	}
+	if cfg.template == db.cfg.sharedSchema {
+		return nil, errors.New("tenancy: NewMigrator: WithCloneTemplate names the shared schema")
 	}
 	if db.shared != nil {
 		db = &DB{pool: db.pool, cfg: db.cfg}

@@ -3,7 +3,6 @@ package tenancy
 import (
 	"context"
 	"fmt"
-	"slices"
 )
 
 // catalogSQL lists the structure of schema $1 as one text item per catalog
@@ -148,24 +147,7 @@ func (m *Migrator) Drift(ctx context.Context, schema, reference string) (DriftRe
 
 // catalogItems returns schema's catalog items, sorted.
 func (m *Migrator) catalogItems(ctx context.Context, schema string) ([]string, error) {
-	rows, err := m.db.Shared().QueryContext(unscoped(ctx), catalogSQL, schema)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	slices.Sort(out) // the server's collation may sort differently
-	return out, nil
+	return catalogItemsOn(unscoped(ctx), m.db.Shared(), schema)
 }
 
 // diffSorted returns the items of a not in b and those of b not in a; both

@@ -32,6 +32,7 @@ type migratorConfig struct {
 	lockTimeout time.Duration
 	concurrency int
 	logger      *slog.Logger
+	template    string // WithCloneTemplate; "" for none
 }
 
 type migratorOptionFunc func(*migratorConfig) error

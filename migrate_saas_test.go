@@ -2,6 +2,8 @@ package tenancy_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"testing"
 
@@ -75,4 +77,76 @@ func mustDrift(t testing.TB, m *tenancy.Migrator, schema, reference string) tena
 		t.Fatalf("%v:\nmissing: %q\nextra: %q", d, d.Missing, d.Extra)
 	}
 	return d
+}
+
+func TestSaaSSetCloneEqualsMigrations(t *testing.T) {
+	t.Parallel()
+	e := newMigEnv(t, migrations.Shared, saasTenant).ready(t)
+	ctx := context.Background()
+	e.create(t, "migrated") // no template: the migrations
+	_, _, mc := openMigrator(t, e.dsn, migrations.Shared, saasTenant, tenancy.WithCloneTemplate("tenant_template"))
+	if err := mc.RebuildTemplate(ctx); err != nil {
+		t.Fatalf("RebuildTemplate: %v", err)
+	}
+	var cloned1 tenancy.Tenant
+	for _, s := range []string{"cloned1", "cloned2"} {
+		tn, err := mc.CreateTenant(ctx, tenancy.NewTenant{Name: s, Schema: s})
+		if err != nil {
+			t.Fatalf("CreateTenant by clone: %v", err)
+		}
+		if s == "cloned1" {
+			cloned1 = tn
+		}
+		d := mustDrift(t, mc, s, "migrated")
+		if d.Items < 700 {
+			t.Fatalf("%d catalog items", d.Items)
+		}
+		if v, dirty := e.version(t, s); v != saasHead || dirty {
+			t.Fatalf("%s at %d/%v", s, v, dirty)
+		}
+	}
+	mustDrift(t, mc, "tenant_template", "migrated")
+	// The same rows, and sequences that go on where the template's are.
+	for _, q := range []string{`SELECT count(*) FROM %s.organizations`, `SELECT count(*) FROM %s.audit_log`, `SELECT count(*) FROM %s.labels`} {
+		if a, b := e.count(t, fmt.Sprintf(q, "migrated")), e.count(t, fmt.Sprintf(q, "cloned1")); a != b {
+			t.Fatalf("%s: %d migrated, %d cloned", q, a, b)
+		}
+	}
+	// (In the tenant's context: the product's trigger functions resolve their
+	// names in the caller's search_path.)
+	var id int
+	if err := e.db.QueryRowxContext(tctx(cloned1), `INSERT INTO organizations (name) VALUES ('New') RETURNING id`).Scan(&id); err != nil || id != 4 {
+		t.Fatalf("next organization id %d, %v; want 4", id, err)
+	}
+	// Triggers work on the copy's own tables.
+	if _, err := e.db.ExecContext(tctx(cloned1), `UPDATE organizations SET name = 'Renamed' WHERE id = 4`); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.count(t, `SELECT count(*) FROM cloned1.audit_log WHERE table_name = 'organizations' AND row_id = 4`); n != 2 {
+		t.Fatalf("%d audit rows for the new organization, want 2", n)
+	}
+	if n := e.count(t, `SELECT count(*) FROM migrated.audit_log WHERE row_id = 4`); n != 0 {
+		t.Fatal("the copy's trigger wrote into another schema")
+	}
+	// A clone upgrades and downgrades like any tenant.
+	if _, err := mc.Downgrade(ctx, "cloned2", 5); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := mc.Upgrade(ctx, "cloned2"); err != nil || res.To != saasHead {
+		t.Fatalf("Upgrade of a clone: %v, %v", res.To, err)
+	}
+	mustDrift(t, mc, "cloned2", "migrated")
+	// A failed clone leaves nothing: a duplicate host, and a cancelled context.
+	before := e.snapshot(t)
+	if _, err := mc.CreateTenant(ctx, tenancy.NewTenant{Name: "cloned1", Schema: "cloned3"}); !errors.Is(err, tenancy.ErrConflict) {
+		t.Fatalf("duplicate name: %v", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := mc.CreateTenant(cctx, tenancy.NewTenant{Name: "cloned3", Schema: "cloned3"}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled clone: %v", err)
+	}
+	if after := e.snapshot(t); after != before {
+		t.Fatalf("a failed clone left something behind:\n%s\n%s", before, after)
+	}
 }
