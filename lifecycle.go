@@ -214,7 +214,15 @@ func (m *Migrator) createInTx(ctx context.Context, nt NewTenant) (Tenant, error)
 // createWith creates the tenant in one transaction on one connection pinned to
 // its schema: it registers it, creates the schema, runs fill (which returns a
 // createStep error) and commits.
+//
+// It waits for room in the lock budget first (see createGate): a creation
+// holds a lock on every object it creates until it commits.
 func (m *Migrator) createWith(ctx context.Context, nt NewTenant, fill func(tx *sql.Tx) error) (t Tenant, err error) {
+	w, err := m.gate.acquire(ctx, m)
+	if err != nil {
+		return Tenant{}, createStep(ctx, nt, "wait for lock budget", err)
+	}
+	defer m.gate.release(w)
 	mc := &migConn{}
 	conn, err := mc.pin(ctx, m.db, nt.Schema)
 	if err != nil {
@@ -243,6 +251,13 @@ func (m *Migrator) createWith(ctx context.Context, nt NewTenant, fill func(tx *s
 	}
 	if err := fill(tx); err != nil {
 		return Tenant{}, err
+	}
+	if !m.gate.measured() {
+		n, err := countLocks(ctx, tx)
+		if err != nil {
+			return Tenant{}, createStep(ctx, nt, "count locks", err)
+		}
+		m.gate.observe(n)
 	}
 	if err := tx.Commit(); err != nil {
 		return Tenant{}, createStep(ctx, nt, "commit", err)

@@ -76,6 +76,7 @@ type Migrator struct {
 	tenantSet *migrationSet
 	cfg       migratorConfig
 	clone     cloneState
+	gate      createGate
 }
 
 // NewMigrator returns a Migrator that applies the migrations in shared to db's

@@ -3,7 +3,9 @@ package tenancy_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -159,4 +161,71 @@ func BenchmarkFleetStatus10k(b *testing.B) {
 		b.Fatalf("UpgradeFleet: %+v, %v", rep.Skipped, err)
 	}
 	b.ReportMetric(ms(time.Since(start)), "noop-upgrade-ms")
+}
+
+// BenchmarkCreateTenantSaaS creates tenants of the realistic 160-migration set
+// (testdata/saas), by running the migrations and by cloning the template, one
+// after the other and 16 at once, and reports the median and 95th percentile
+// time of one create and the throughput. TENANCY_BENCH_CREATES sets how many
+// tenants each case creates (default 100).
+//
+//	TENANCY_BENCH_CREATES=1000 go test -run XXX -bench CreateTenantSaaS -benchtime 1x .
+func BenchmarkCreateTenantSaaS(b *testing.B) {
+	n := 100
+	if s := os.Getenv("TENANCY_BENCH_CREATES"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, how := range []string{"migrate", "clone"} {
+		for _, par := range []int{1, 16} {
+			b.Run(fmt.Sprintf("%s/parallel=%d", how, par), func(b *testing.B) {
+				e := newMigEnv(b, migrations.Shared, saasTenant).ready(b)
+				m := e.m
+				if how == "clone" {
+					_, _, m = openMigrator(b, e.dsn, migrations.Shared, saasTenant, tenancy.WithCloneTemplate("tenant_template"))
+					if err := m.RebuildTemplate(context.Background()); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					all := make([]time.Duration, n)
+					start := time.Now()
+					var wg sync.WaitGroup
+					next := make(chan int)
+					errs := make(chan error, n)
+					for range par {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							for j := range next {
+								s := fmt.Sprintf("b%d_%05d", i, j)
+								t0 := time.Now()
+								if _, err := m.CreateTenant(context.Background(), tenancy.NewTenant{Name: s, Schema: s}); err != nil {
+									errs <- err
+								}
+								all[j] = time.Since(t0)
+							}
+						}()
+					}
+					for j := range n {
+						next <- j
+					}
+					close(next)
+					wg.Wait()
+					close(errs)
+					for err := range errs {
+						b.Fatal(err)
+					}
+					total := time.Since(start)
+					slices.Sort(all)
+					b.ReportMetric(ms(all[n/2]), "median-ms/create")
+					b.ReportMetric(ms(all[n*95/100]), "p95-ms/create")
+					b.ReportMetric(float64(n)/total.Seconds(), "creates/s")
+				}
+			})
+		}
+	}
 }

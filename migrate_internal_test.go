@@ -1,6 +1,7 @@
 package tenancy
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -204,5 +205,42 @@ func TestMigrateLoadClassifiesFiles(t *testing.T) {
 	}
 	if set := enum("INSERT INTO a VALUES ('draft');"); set.staged != nil {
 		t.Fatal("no use of the new value, yet staged")
+	}
+}
+
+func TestMigrateCreateGateBoundsLocks(t *testing.T) {
+	g := &createGate{budget: 1000}
+	ctx := context.Background()
+	// Unmeasured, a creation runs alone.
+	w, err := g.acquire(ctx, nil)
+	if err != nil || w != 1000 {
+		t.Fatalf("first acquire = %d, %v", w, err)
+	}
+	g.observe(300) // 300 + 300/8 + 8 = 345
+	g.release(w)
+	// Measured: two fit (690), a third waits until one is released.
+	w1, _ := g.acquire(ctx, nil)
+	w2, _ := g.acquire(ctx, nil)
+	if w1 != 345 || w2 != 345 || g.used != 690 {
+		t.Fatalf("weights %d %d, used %d", w1, w2, g.used)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := g.acquire(cctx, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a third creation did not wait: %v", err)
+	}
+	got := make(chan int)
+	go func() {
+		w, _ := g.acquire(ctx, nil)
+		got <- w
+	}()
+	g.release(w1)
+	if w3 := <-got; w3 != 345 {
+		t.Fatalf("third weight %d", w3)
+	}
+	// A creation bigger than the budget runs alone rather than never.
+	g2 := &createGate{budget: 100, estimate: 5000}
+	if w, err := g2.acquire(ctx, nil); err != nil || w != 100 {
+		t.Fatalf("oversized = %d, %v", w, err)
 	}
 }

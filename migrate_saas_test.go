@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/go-tenancy/tenancy"
@@ -149,4 +150,41 @@ func TestSaaSSetCloneEqualsMigrations(t *testing.T) {
 	if after := e.snapshot(t); after != before {
 		t.Fatalf("a failed clone left something behind:\n%s\n%s", before, after)
 	}
+}
+
+func TestSaaSSetParallelCreatesSucceed(t *testing.T) {
+	t.Parallel()
+	e := newMigEnv(t, migrations.Shared, saasTenant).ready(t)
+	_, _, mc := openMigrator(t, e.dsn, migrations.Shared, saasTenant, tenancy.WithCloneTemplate("tenant_template"))
+	for _, c := range []struct {
+		m      *tenancy.Migrator
+		prefix string
+		n      int
+	}{{e.m, "mig", 16}, {mc, "clone", 64}} {
+		errs := make(chan error, c.n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range c.n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				s := fmt.Sprintf("%s_%02d", c.prefix, i)
+				_, err := c.m.CreateTenant(context.Background(), tenancy.NewTenant{Name: s, Schema: s})
+				errs <- err
+			}()
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("%d parallel creates (%s): %v", c.n, c.prefix, err)
+			}
+		}
+		if n := e.count(t, `SELECT count(*) FROM shared.tenants WHERE schema LIKE $1`, c.prefix+"_%"); n != c.n {
+			t.Fatalf("%d %s tenants registered, want %d", n, c.prefix, c.n)
+		}
+	}
+	mustDrift(t, e.m, "clone_63", "mig_15")
 }
