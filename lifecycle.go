@@ -204,6 +204,9 @@ func (m *Migrator) createInTx(ctx context.Context, nt NewTenant) (Tenant, error)
 					Op: "create", Schema: nt.Schema, Version: f.version, Line: errorLine(q, err), Err: ctxErr(ctx, err)})
 			}
 		}
+		if err := m.pinFunctions(ctx, tx, subject{set: m.tenantSet, schema: nt.Schema}); err != nil {
+			return createStep(ctx, nt, "migrate", err)
+		}
 		if _, err := tx.ExecContext(ctx, m.setVersionSQL(nt.Schema, int(m.tenantSet.head()))); err != nil {
 			return createStep(ctx, nt, "record version", err)
 		}

@@ -286,6 +286,12 @@ func (m *Migrator) runSteps(ctx context.Context, op string, subj subject, create
 	}
 	err = r.run(steps)
 	res.To, res.Dirty, res.Applied = clampVersion(r.version), r.dirty, r.applied()
+	if r.done > 0 && ctx.Err() == nil {
+		// Also after a failure: what the migrations that did run created.
+		if perr := m.pinFunctions(unscoped(ctx), r.conn, subj); perr != nil && err == nil {
+			err = r.fail(0, perr)
+		}
+	}
 	return res, err
 }
 

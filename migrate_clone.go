@@ -194,6 +194,9 @@ func (m *Migrator) verifyClone(ctx context.Context, conn *sql.Conn, tpl, script 
 		`; SET LOCAL check_function_bodies = off;`+"\n"+script); err != nil {
 		return fmt.Errorf("the copy fails: %w", ctxErr(ctx, err))
 	}
+	if err := m.pinFunctions(ctx, tx, subject{set: m.tenantSet, schema: scratch}); err != nil {
+		return err
+	}
 	got, err := catalogItemsOn(ctx, tx, scratch)
 	if err != nil {
 		return ctxErr(ctx, err)
@@ -467,6 +470,9 @@ func (m *Migrator) createByClone(ctx context.Context, nt NewTenant, script strin
 			return createStep(ctx, nt, "clone", err)
 		}
 		if _, err := tx.ExecContext(ctx, script); err != nil {
+			return createStep(ctx, nt, "clone", err)
+		}
+		if err := m.pinFunctions(ctx, tx, subject{set: m.tenantSet, schema: nt.Schema}); err != nil {
 			return createStep(ctx, nt, "clone", err)
 		}
 		return nil

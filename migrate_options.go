@@ -33,6 +33,8 @@ type migratorConfig struct {
 	concurrency int
 	logger      *slog.Logger
 	template    string // WithCloneTemplate; "" for none
+	// safeFunctions: WithTenantSafeFunctions
+	safeFunctions bool
 }
 
 type migratorOptionFunc func(*migratorConfig) error
