@@ -864,7 +864,10 @@ func TestMigratorCancelAtRandomPointsNeverLeavesDirty(t *testing.T) {
 		if res.Dirty {
 			t.Fatalf("round %d: result dirty: %+v", round, res)
 		}
-		v, d := e.version(t, "acme")
+		v, d := int64(-1), false // (a run cancelled very early may not have created the version table)
+		if e.count(t, `SELECT count(*) FROM pg_tables WHERE schemaname = 'acme' AND tablename = 'schema_migrations'`) == 1 {
+			v, d = e.version(t, "acme")
+		}
 		if d {
 			t.Fatalf("round %d: the schema is dirty at %d after a cancellation", round, v)
 		}
