@@ -447,7 +447,8 @@ func (m *Migrator) createStaged(ctx context.Context, nt NewTenant, adopt bool) (
 //
 // Errors, in a *[TenantError]: [ErrInvalidSchemaName] (this includes the shared
 // schema); [ErrUnknownTenant] when no registered tenant has this schema (nothing is
-// dropped); [ErrLocked]; the context's or the database's error (nothing is
+// dropped); [ErrSchemaHasExtension] when an extension lives in the schema
+// (nothing is dropped); [ErrLocked]; the context's or the database's error (nothing is
 // dropped).
 func (m *Migrator) DropTenant(ctx context.Context, schema string) error {
 	fail := func(err error) error { return &TenantError{Op: "drop", Key: schema, Err: err} }
@@ -507,6 +508,17 @@ func (m *Migrator) dropInTx(ctx context.Context, tx *Tx, t *Tenant) error {
 		return err
 	} else if n == 0 {
 		return ErrUnknownTenant // deleted meanwhile
+	}
+	// DROP SCHEMA ... CASCADE would drop an extension created in the schema
+	// (by a tenant migration that ran CREATE EXTENSION), which other tenants or
+	// the shared schema may use.
+	var exts sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT string_agg(e.extname, ', ' ORDER BY e.extname) FROM pg_catalog.pg_extension e
+		JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE n.nspname = $1`, t.Schema).Scan(&exts); err != nil {
+		return ctxErr(ctx, err)
+	}
+	if exts.Valid {
+		return fmt.Errorf("%w: %s (move it first: ALTER EXTENSION ... SET SCHEMA)", ErrSchemaHasExtension, exts.String)
 	}
 	if _, err := tx.ExecContext(ctx, `DROP SCHEMA IF EXISTS `+pq.QuoteIdentifier(t.Schema)+` CASCADE`); err != nil {
 		return lockTimedOut(ctx, err)

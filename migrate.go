@@ -77,6 +77,7 @@ type Migrator struct {
 	cfg       migratorConfig
 	clone     cloneState
 	gate      createGate
+	lint      []LintWarning // of the tenant set
 }
 
 // NewMigrator returns a Migrator that applies the migrations in shared to db's
@@ -126,7 +127,13 @@ func NewMigrator(db *DB, reg *Registry, shared, tenant fs.FS, opts ...MigratorOp
 	if db.shared != nil {
 		db = &DB{pool: db.pool, cfg: db.cfg}
 	}
-	return &Migrator{db: db, reg: reg, sharedSet: sharedSet, tenantSet: tenantSet, cfg: cfg}, nil
+	lint := lintSet(tenantSet)
+	if l := cfg.logger; l != nil {
+		for _, w := range lint {
+			l.Warn("tenancy: "+w.String(), "version", w.Version)
+		}
+	}
+	return &Migrator{db: db, reg: reg, sharedSet: sharedSet, tenantSet: tenantSet, cfg: cfg, lint: lint}, nil
 }
 
 // Result is what one run did to one schema.

@@ -176,3 +176,57 @@ func (d DriftReport) String() string {
 	}
 	return fmt.Sprintf("schema %q drifted from %q: %d items missing, %d extra", d.Schema, d.Reference, len(d.Missing), len(d.Extra))
 }
+
+// FleetDrift compares every registered tenant at the same version as reference
+// with it ([Migrator.Drift]), reading the reference once and each tenant with
+// one query. reference "" means the clone template ([WithCloneTemplate]), kept
+// at the newest version. Tenants at another version are not compared: they are
+// reported with Compared false. The reports are in registry id order.
+func (m *Migrator) FleetDrift(ctx context.Context, reference string) ([]FleetDriftReport, error) {
+	if reference == "" {
+		reference = m.cfg.template
+	}
+	if reference == "" {
+		return nil, fmt.Errorf("tenancy: fleet drift: no reference schema and no clone template (WithCloneTemplate)")
+	}
+	if err := validSharedSchemaName(reference); err != nil {
+		return nil, &TenantError{Op: "drift", Key: reference, Err: err}
+	}
+	ref, err := m.readSchemaVersion(ctx, reference)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: fleet drift: %w", ctxErr(ctx, err))
+	}
+	want, err := m.catalogItems(ctx, reference)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: fleet drift: %w", ctxErr(ctx, err))
+	}
+	var rows []versionRow
+	if err := m.readVersions(ctx, nil, func(v versionRow) error { rows = append(rows, v); return nil }); err != nil {
+		return nil, fmt.Errorf("tenancy: fleet drift: %w", ctxErr(ctx, err))
+	}
+	out := make([]FleetDriftReport, 0, len(rows))
+	for _, v := range rows {
+		r := FleetDriftReport{DriftReport: DriftReport{Schema: v.schema, Reference: reference}, TenantID: v.tenantID, Version: v.versionU()}
+		if v.schema != reference && v.version == ref.version && !v.dirty {
+			got, err := m.catalogItems(ctx, v.schema)
+			if err != nil {
+				return out, fmt.Errorf("tenancy: fleet drift: schema %q: %w", v.schema, ctxErr(ctx, err))
+			}
+			r.Compared, r.Items = true, len(got)
+			r.Missing, r.Extra = diffSorted(want, got)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// FleetDriftReport is one tenant's line of [Migrator.FleetDrift].
+type FleetDriftReport struct {
+	DriftReport
+	// TenantID is the tenant's registry id, Version its migration version.
+	TenantID int64
+	Version  uint
+	// Compared reports whether the tenant was compared: it was at the
+	// reference's version and clean.
+	Compared bool
+}

@@ -53,6 +53,12 @@ var (
 	// [TenantResult].NotRun), and UpgradeFleet's error wraps it when the run was
 	// stopped. Running UpgradeFleet again resumes.
 	ErrFleetStopped = errors.New("tenancy: fleet upgrade stopped before this tenant")
+
+	// ErrSchemaHasExtension is returned by [Migrator.DropTenant] (wrapped in a
+	// *[TenantError]) when an extension lives in the tenant's schema (a tenant
+	// migration ran CREATE EXTENSION): dropping the schema would drop the
+	// extension, which others may use. Nothing was dropped.
+	ErrSchemaHasExtension = errors.New("tenancy: an extension lives in the schema")
 )
 
 // MigrationError is an error about migrating one schema. It names the schema (and
