@@ -3,6 +3,7 @@ package tenancy_test
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"strconv"
@@ -227,5 +228,56 @@ func BenchmarkCreateTenantSaaS(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkFleetUpgradeSaaS upgrades a fleet of tenants of the realistic set
+// (created by clone, four at a time, outside the timer) with one new migration
+// (an index on a table of each tenant), and then again with nothing to apply.
+// TENANCY_BENCH_FLEET sets the number of tenants (default 100).
+//
+//	TENANCY_BENCH_FLEET=1000 go test -run XXX -bench FleetUpgradeSaaS -benchtime 1x .
+func BenchmarkFleetUpgradeSaaS(b *testing.B) {
+	n := 100
+	if s := os.Getenv("TENANCY_BENCH_FLEET"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	e := newMigEnv(b, migrations.Shared, saasTenant).ready(b)
+	_, _, mc := openMigrator(b, e.dsn, migrations.Shared, saasTenant, tenancy.WithCloneTemplate("tenant_template"))
+	next := mapFS(map[string]string{"9000_tasks_due.up.sql": `CREATE INDEX tasks_created_by_priority_idx ON tasks (priority, created_at);`})
+	files := map[string]string{}
+	err := fs.WalkDir(saasTenant, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := fs.ReadFile(saasTenant, p)
+		files[p] = string(body)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	nb, _ := fs.ReadFile(next, "9000_tasks_due.up.sql")
+	files["9000_tasks_due.up.sql"] = string(nb)
+	_, _, m2 := openMigrator(b, e.dsn, migrations.Shared, mapFS(files))
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		createMany(b, mc, fmt.Sprintf("f%d", i), n)
+		b.StartTimer()
+		rep, err := m2.UpgradeFleet(ctx, tenancy.FleetOptions{})
+		if err != nil || rep.Upgraded != n {
+			b.Fatalf("upgraded %d of %d: %v", rep.Upgraded, n, err)
+		}
+		b.ReportMetric(ms(rep.Duration), "one-migration-ms/fleet")
+		rep, err = m2.UpgradeFleet(ctx, tenancy.FleetOptions{})
+		if err != nil || rep.Skipped != n {
+			b.Fatalf("skipped %d of %d: %v", rep.Skipped, n, err)
+		}
+		b.ReportMetric(ms(rep.Duration), "nothing-ms/fleet")
 	}
 }
