@@ -446,3 +446,33 @@ func TestLifecycleCreateVersionTableExistsBeforeMigrations(t *testing.T) {
 		t.Fatalf("failed create left something behind:\n%s\n%s", before, after)
 	}
 }
+
+func TestLifecycleCloneFallsBackToMigrations(t *testing.T) {
+	t.Parallel()
+	// A domain is not something the copy reproduces: creation runs the
+	// migrations instead, and says why once.
+	tfs := tenantFS(t, map[string]string{
+		"000003_domain.up.sql": "CREATE DOMAIN positive AS int CHECK (VALUE > 0);\nCREATE TABLE counts (n positive);",
+	})
+	e := newMigEnv(t, migrations.Shared, tfs, tenancy.WithCloneTemplate("tpl")).ready(t)
+	ctx := context.Background()
+	err := e.m.RebuildTemplate(ctx)
+	if err == nil || !strings.Contains(err.Error(), "type positive of kind d") {
+		t.Fatalf("RebuildTemplate with a domain: %v", err)
+	}
+	e.create(t, "acme")
+	if v, d := e.version(t, "acme"); v != 3 || d {
+		t.Fatalf("acme at %d/%v", v, d)
+	}
+	if n := e.count(t, `SELECT count(*) FROM pg_type WHERE typname = 'positive' AND typnamespace = 'acme'::regnamespace`); n != 1 {
+		t.Fatal("the migrations did not run")
+	}
+	// A template name that is a tenant's is refused, and creation still works.
+	_, _, m2 := openMigrator(t, e.dsn, migrations.Shared, tenantFS(t, nil), tenancy.WithCloneTemplate("acme"))
+	if err := m2.RebuildTemplate(ctx); err == nil || !strings.Contains(err.Error(), "registered tenant") {
+		t.Fatalf("a tenant's schema as template: %v", err)
+	}
+	if _, err := tenancy.NewMigrator(e.db, e.reg, migrations.Shared, tfs, tenancy.WithCloneTemplate("shared")); err == nil {
+		t.Fatal("the shared schema was accepted as template")
+	}
+}

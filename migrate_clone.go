@@ -33,6 +33,10 @@ import (
 // differs rebuilds it, by migrating it from scratch, under an advisory lock that
 // every process building it takes, and caches the script for its set.
 
+// errNoClone marks the errors that say the template cannot be copied (as opposed
+// to a failure to read it): they are remembered for the tenant set.
+var errNoClone = errors.New("the template cannot be copied")
+
 // cloneState is a Migrator's cached clone script.
 type cloneState struct {
 	mu          sync.Mutex
@@ -93,8 +97,8 @@ func (m *Migrator) cloneScript(ctx context.Context) (string, error) {
 		return cs.script, cs.err
 	}
 	script, err := m.buildCloneScript(ctx, fp)
-	if err != nil && ctx.Err() != nil {
-		return "", err // not the template's fault: try again next time
+	if err != nil && !errors.Is(err, errNoClone) {
+		return "", err // not the template's fault (the context, the server): try again next time
 	}
 	cs.fingerprint, cs.script, cs.err = fp, script, err
 	if err != nil {
@@ -140,7 +144,7 @@ func (m *Migrator) buildCloneScript(ctx context.Context, fp string) (string, err
 	case err != nil:
 		return "", fmt.Errorf("template: %w", ctxErr(ctx, err))
 	case registered:
-		return "", fmt.Errorf("template: schema %q is a registered tenant's", tpl)
+		return "", fmt.Errorf("template: schema %q is a registered tenant's: %w", tpl, errNoClone)
 	}
 	want := templateCommentPrefix + fp
 	if comment.String != want {
@@ -192,7 +196,10 @@ func (m *Migrator) verifyClone(ctx context.Context, conn *sql.Conn, tpl, script 
 	scratch := "tenancy_clone_check"
 	if _, err := tx.ExecContext(ctx, `CREATE SCHEMA `+scratch+`; SET LOCAL search_path TO `+scratch+
 		`; SET LOCAL check_function_bodies = off;`+"\n"+script); err != nil {
-		return fmt.Errorf("the copy fails: %w", ctxErr(ctx, err))
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: the copy fails: %w", errNoClone, err)
 	}
 	if err := m.pinFunctions(ctx, tx, subject{set: m.tenantSet, schema: scratch}); err != nil {
 		return err
@@ -206,7 +213,7 @@ func (m *Migrator) verifyClone(ctx context.Context, conn *sql.Conn, tpl, script 
 		return ctxErr(ctx, err)
 	}
 	if missing, extra := diffSorted(want, got); len(missing)+len(extra) > 0 {
-		return fmt.Errorf("the copy differs from the template: missing %s; extra %s", firstFew(missing), firstFew(extra))
+		return fmt.Errorf("%w: the copy differs from the template: missing %s; extra %s", errNoClone, firstFew(missing), firstFew(extra))
 	}
 	return nil
 }
@@ -279,7 +286,7 @@ func (m *Migrator) writeCloneScript(ctx context.Context, conn *sql.Conn, tpl str
 	if bad, err := strs(ctx, conn, cloneUnsupportedSQL, tpl); err != nil {
 		return "", err
 	} else if len(bad) > 0 {
-		return "", fmt.Errorf("the template has objects the copy does not support: %s", firstFew(bad))
+		return "", fmt.Errorf("%w: it has objects the copy does not support: %s", errNoClone, firstFew(bad))
 	}
 	var b strings.Builder
 	section := func(query string) error {
