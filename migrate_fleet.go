@@ -371,6 +371,15 @@ func (m *Migrator) upgradeTenants(ctx context.Context, todo []versionRow, target
 		if ctx.Err() != nil && stopped == "" {
 			stopped = "cancelled"
 		}
+		if stopped == "" && drain != nil {
+			// Checked first: select would pick at random between a drain and
+			// a worker ready for the next tenant.
+			select {
+			case <-drain:
+				stopped = "drain"
+			default:
+			}
+		}
 		if next < len(todo) && stopped == "" && !holding {
 			send, done, job = jobs, ctx.Done(), todo[next]
 		} else if running == 0 && (stopped != "" || next == len(todo)) {

@@ -441,6 +441,14 @@ func TestFleetUpgradeCanaryMaxFailuresDryRun(t *testing.T) {
 		t.Fatalf("the dry run changed something:\n%s\n%s", before, after)
 	}
 
+	// Drained before it starts: nobody runs.
+	drained := make(chan struct{})
+	close(drained)
+	rep, err = m3.UpgradeFleet(ctx, tenancy.FleetOptions{Drain: drained})
+	if !errors.Is(err, tenancy.ErrFleetStopped) || rep.NotRun != 6 || rep.Stopped != "drain" || rep.Upgraded+rep.Failed != 0 {
+		t.Fatalf("drained before the start: %+v, %v", rep, err)
+	}
+
 	// Canary of 2 (q1, q2 in registry order): q2 fails, nobody else starts.
 	rep, err = m3.UpgradeFleet(ctx, tenancy.FleetOptions{Canary: 2, Concurrency: 4})
 	var fe *tenancy.FleetError
