@@ -192,22 +192,20 @@ func readOn(t *testing.T, c *sql.Conn, tn *loadTenant) seen {
 	return seen{rows[0].Marker, rows[0].Cur, rows[0].Tag.String, rows[0].PID}
 }
 
-// TestPgBouncerSessionModeUnsafe shows, deterministically, why SessionMode must not
-// be used behind transaction pooling, and that TransactionMode is safe there (and
-// SessionMode behind session pooling).
+// TestPgBouncerSessionModeUnsafe shows, step by step, why SessionMode is unsafe
+// behind transaction pooling, with one server connection and two client
+// connections c1 and c2, and that TransactionMode (or session pooling) is not.
 //
-// PgBouncer is given one server connection and the DB two client connections, c1
-// and c2. In SessionMode the DB remembers per client connection which schema it set,
-// but the SET ran in a transaction of its own, after which PgBouncer may hand the
-// server connection to another client:
-//
-//  1. c1 reads for t00: SET search_path TO t00, then the query: sees t00.
-//  2. c2 reads for t01: SET search_path TO t01 on the same server connection.
-//  3. c1 reads for t00 again: c1 believes it is on t00 and sends the query alone;
-//     it runs with c2's search_path and returns t01's marker and rows.
-//  4. PgBouncer closes the server connection (RECONNECT, as server_lifetime or a
-//     network failure would) and opens a new one, with the default search_path.
-//  5. c2 reads for t01: it believes it is on t01; the query runs in public.
+// search_path is not the problem any more: every statement carries its SET, so the
+// four reads (c1 for t00, c2 for t01, c1 for t00 again, then c2 for t01 after
+// PgBouncer replaced the server connection) see their own tenant in every
+// configuration. What SessionMode cannot see behind transaction pooling is that the
+// server session a client connection proved to be its tenant's was meanwhile used
+// by another client: c1 (t00) leaves a temporary table on the server connection,
+// and c2 (t01), whose client connection still counts its session as t01's, reads
+// t00's rows from it. TransactionMode clears the session at the start of every
+// transaction; under session pooling the clients have server connections of their
+// own, and c2's statement resets the session it passed to another tenant anyway.
 func TestPgBouncerSessionModeUnsafe(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -221,17 +219,16 @@ func TestPgBouncerSessionModeUnsafe(t *testing.T) {
 		poolMode string
 		poolSize int
 		mode     tenancy.Mode
-		// want[i] is what step i+1 reads (marker = current_schema = tag, "" for
-		// no row), and whether the backend pid changed since the previous step.
-		want   [4]string
+		// newPID[i]: whether the backend pid changed at step i+1.
 		newPID [4]bool
+		leak   bool // c2 reads c1's temporary table
 	}{
 		{"SessionMode behind transaction pooling", "transaction", 1, tenancy.SessionMode,
-			[4]string{"t00", "t01", "t01", "public"}, [4]bool{false, false, false, true}},
+			[4]bool{false, false, false, true}, true},
 		{"TransactionMode behind transaction pooling", "transaction", 1, tenancy.TransactionMode,
-			[4]string{"t00", "t01", "t00", "t01"}, [4]bool{false, false, false, true}},
+			[4]bool{false, false, false, true}, false},
 		{"SessionMode behind session pooling", "session", 2, tenancy.SessionMode,
-			[4]string{"t00", "t01", "t00", "t01"}, [4]bool{false, true, true, true}},
+			[4]bool{false, true, true, true}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, through := startBouncer(t, e.dsn, tc.poolMode, tc.poolSize)
@@ -251,6 +248,38 @@ func TestPgBouncerSessionModeUnsafe(t *testing.T) {
 			got[0] = readOn(t, c1, t00)
 			got[1] = readOn(t, c2, t01)
 			got[2] = readOn(t, c1, t00)
+
+			// c1 leaves session state; c2, the innocent author, stages into a temp
+			// table of the same name and reads it back.
+			if _, err := c1.ExecContext(t00.ctx, `CREATE TEMP TABLE staging AS SELECT 't00'::text AS tenant`); err != nil {
+				t.Fatal(err)
+			}
+			var leaked []string
+			err = func() error {
+				if _, err := c2.ExecContext(t01.ctx, `CREATE TEMP TABLE IF NOT EXISTS staging (tenant text)`); err != nil {
+					return err
+				}
+				rows, err := c2.QueryContext(t01.ctx, `SELECT tenant FROM staging`)
+				if err != nil {
+					return err
+				}
+				defer rows.Close()
+				for rows.Next() {
+					var s string
+					if err := rows.Scan(&s); err != nil {
+						return err
+					}
+					leaked = append(leaked, s)
+				}
+				return rows.Err()
+			}()
+			if err != nil && tc.mode == tenancy.SessionMode {
+				t.Fatal(err)
+			}
+			if (len(leaked) > 0) != tc.leak {
+				t.Errorf("c2 (t01) read %v from a temp table c1 (t00) left: leak = %v, want %v", leaked, len(leaked) > 0, tc.leak)
+			}
+
 			// Under session pooling each client keeps its server connection
 			// until it disconnects: there is nothing to hand over, and RECONNECT
 			// would wait for the clients to leave.
@@ -259,22 +288,18 @@ func TestPgBouncerSessionModeUnsafe(t *testing.T) {
 			}
 			got[3] = readOn(t, c2, t01)
 
+			want := [4]string{"t00", "t01", "t00", "t01"}
 			prev := got[0].pid
 			for i, g := range got {
-				want := tc.want[i]
-				wantTag := want
-				if want == "public" {
-					wantTag = "" // public.items is empty
-				}
-				if g.marker != want || g.cur != want || g.tag != wantTag {
-					t.Errorf("step %d: read saw marker %q, current_schema %q, row of %q; want %q", i+1, g.marker, g.cur, g.tag, want)
+				if g.marker != want[i] || g.cur != want[i] || g.tag != want[i] {
+					t.Errorf("step %d: read saw marker %q, current_schema %q, row of %q; want %q", i+1, g.marker, g.cur, g.tag, want[i])
 				}
 				if i > 0 && (g.pid != prev) != tc.newPID[i] {
 					t.Errorf("step %d: backend pid %d after %d: changed = %v, want %v", i+1, g.pid, prev, g.pid != prev, tc.newPID[i])
 				}
 				prev = g.pid
 			}
-			t.Logf("steps saw %+v", got)
+			t.Logf("steps saw %+v, c2 read %v", got, leaked)
 		})
 	}
 }
