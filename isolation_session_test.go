@@ -506,14 +506,27 @@ func TestSessionMigratorStartsClean(t *testing.T) {
 			e.db.Pool().SetMaxOpenConns(2)
 			e.db.Pool().SetMaxIdleConns(2)
 			acme := tctx(e.addTenant(t, "acme"))
-			// Leave a temp table "items" on both pooled sessions.
+			m, err := tenancy.NewMigrator(e.db, e.reg, sharedNoop(), tenantItemsSet())
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			gt, err := m.CreateTenant(ctx, tenancy.NewTenant{Name: "Globex", Schema: "globex"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := m.Downgrade(ctx, "globex", 1); err != nil {
+				t.Fatal(err)
+			}
+			// Leave a temp table "items" on both pooled sessions: one of another
+			// tenant's, one of globex's own application code.
 			var conns []*sql.Conn
-			for range 2 {
-				c, err := e.db.Pool().Conn(context.Background())
+			for _, tc := range []context.Context{acme, tctx(gt)} {
+				c, err := e.db.Pool().Conn(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := c.ExecContext(acme, `CREATE TEMP TABLE items (id int, tenant text, n int)`); err != nil {
+				if _, err := c.ExecContext(tc, `CREATE TEMP TABLE items (id int, tenant text, n int)`); err != nil {
 					t.Fatal(err)
 				}
 				conns = append(conns, c)
@@ -521,11 +534,7 @@ func TestSessionMigratorStartsClean(t *testing.T) {
 			for _, c := range conns {
 				_ = c.Close()
 			}
-			m, err := tenancy.NewMigrator(e.db, e.reg, sharedNoop(), tenantItemsSet())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := m.CreateTenant(context.Background(), tenancy.NewTenant{Name: "Globex", Schema: "globex"}); err != nil {
+			if _, err := m.Upgrade(ctx, "globex"); err != nil {
 				t.Fatal(err)
 			}
 			var n int
