@@ -62,10 +62,10 @@ func TestNoTenantFailsClosed(t *testing.T) {
 
 func TestTenantsSeeOnlyTheirOwnRows(t *testing.T) {
 	t.Parallel()
-	for _, v := range isolationVariants {
+	for _, v := range driverVariants() {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, v.opts...)
+			e := newEnvDriver(t, v.driver, v.opts...)
 			e.db.Pool().SetMaxOpenConns(1) // every statement on one connection: maximal reuse
 			a, b := e.addTenant(t, "acme"), e.addTenant(t, "globex")
 			for i := 0; i < 3; i++ {
@@ -508,10 +508,10 @@ func TestRoundTrips(t *testing.T) {
 // reader's tenant.
 func TestConcurrentIsolation(t *testing.T) {
 	t.Parallel()
-	for _, v := range isolationVariants {
+	for _, v := range driverVariants() {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, v.opts...)
+			e := newEnvDriver(t, v.driver, v.opts...)
 			e.db.Pool().SetMaxOpenConns(4)
 			e.db.Pool().SetMaxIdleConns(4)
 			const tenants, workers, opsPerWorker = 12, 24, 60

@@ -153,3 +153,20 @@ var isolationVariants = []struct {
 	{"session+affinity", []tenancy.Option{tenancy.WithMode(tenancy.SessionMode), tenancy.WithAffinity(true)}},
 	{"transaction", []tenancy.Option{tenancy.WithMode(tenancy.TransactionMode)}},
 }
+
+// driverVariant is one isolation variant over one driver.
+type driverVariant struct {
+	name, driver string
+	opts         []tenancy.Option
+}
+
+// driverVariants are isolationVariants for every driver, named "driver/variant".
+func driverVariants() []driverVariant {
+	var vs []driverVariant
+	for _, d := range drivers {
+		for _, v := range isolationVariants {
+			vs = append(vs, driverVariant{d + "/" + v.name, d, v.opts})
+		}
+	}
+	return vs
+}

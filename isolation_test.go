@@ -1183,10 +1183,10 @@ func TestHostileSchemaNamesReservedBySearchPath(t *testing.T) {
 // find nothing, not fall back to public.
 func TestHostileMissingSchema(t *testing.T) {
 	t.Parallel()
-	for _, v := range isolationVariants {
+	for _, v := range driverVariants() {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, v.opts...)
+			e := newEnvDriver(t, v.driver, v.opts...)
 			mustExec(t, e.admin, `CREATE TABLE public.marker (schema text); INSERT INTO public.marker VALUES ('public')`)
 			ghost := tctx(tenancy.Tenant{Schema: "ghost"})
 			var cur sql.NullString
@@ -1211,10 +1211,10 @@ func TestHostileMissingSchema(t *testing.T) {
 // in its tenant's schema afterwards.
 func TestIsolationSavepointAfterError(t *testing.T) {
 	t.Parallel()
-	for _, v := range isolationVariants {
+	for _, v := range driverVariants() {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, v.opts...)
+			e := newEnvDriver(t, v.driver, v.opts...)
 			ts := loadSchemas(t, e, 2)
 			acme := ts[0]
 			r := newLoad(t, e.db, ts, loadConfig{})
