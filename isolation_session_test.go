@@ -518,10 +518,15 @@ func TestSessionMigratorStartsClean(t *testing.T) {
 			if _, err := m.Downgrade(ctx, "globex", 1); err != nil {
 				t.Fatal(err)
 			}
-			// Leave a temp table "items" on both pooled sessions: one of another
-			// tenant's, one of globex's own application code.
+			// Leave a temp table "items" on both pooled sessions, from globex's own
+			// application code: no other tenant's statement comes between, so only
+			// the migrator's own reset of the session it pins can clear them. (acme
+			// checks the pool works for another tenant meanwhile.)
+			if _, err := e.db.ExecContext(acme, `SELECT 1`); err != nil {
+				t.Fatal(err)
+			}
 			var conns []*sql.Conn
-			for _, tc := range []context.Context{acme, tctx(gt)} {
+			for _, tc := range []context.Context{tctx(gt), tctx(gt)} {
 				c, err := e.db.Pool().Conn(ctx)
 				if err != nil {
 					t.Fatal(err)
@@ -564,4 +569,24 @@ func tenantItemsSet() fs.FS {
 		"000002_seed.up.sql":    {Data: []byte(`INSERT INTO items (tenant) VALUES ('seeded')`)},
 		"000002_seed.down.sql":  {Data: []byte(`DELETE FROM items WHERE tenant = 'seeded'`)},
 	}
+}
+
+// TestSessionScopingKeepsResults: the statements sent in front of a statement in
+// the same message do not change what the statement returns: RowsAffected is the
+// statement's own, in every variant and for both drivers.
+func TestSessionScopingKeepsResults(t *testing.T) {
+	t.Parallel()
+	forEachSessionVariant(t, func(t *testing.T, s *sessionEnv) {
+		// globex 1 row, acme 2: each switch carries a reset, the repeat does not.
+		for i, ctx := range []context.Context{s.globex, s.acme, s.acme, s.globex} {
+			want := int64([]int{1, 2, 2, 1}[i])
+			res, err := s.db.ExecContext(ctx, `UPDATE items SET n = n + 1`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n != want {
+				t.Fatalf("UPDATE affected %d rows (%v), want %d", n, err, want)
+			}
+		}
+	})
 }
