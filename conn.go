@@ -412,6 +412,9 @@ func (cn *conn) exec(ctx context.Context, query string, st driver.Stmt, args []d
 		res, err = cn.innerExec(ctx, query, args)
 	}
 	err = cn.finish(ctx, err)
+	if err == nil && dropsStatements(query) {
+		err = cn.seam.statementsDropped(ctx, cn.inner)
+	}
 	return res, cn.settled(ctx, p, err)
 }
 
@@ -815,6 +818,19 @@ func txControl(q string) txKind {
 		}
 	}
 	return txNone
+}
+
+// dropsStatements reports whether q is DISCARD ALL or DEALLOCATE [PREPARE] ALL,
+// which drop the driver's prepared statements too (see seam.statementsDropped).
+func dropsStatements(q string) bool {
+	f := strings.Fields(strings.ToUpper(strings.TrimSuffix(strings.TrimSpace(q), ";")))
+	switch {
+	case len(f) == 2 && f[0] == "DISCARD" && f[1] == "ALL",
+		len(f) == 2 && f[0] == "DEALLOCATE" && f[1] == "ALL",
+		len(f) == 3 && f[0] == "DEALLOCATE" && f[1] == "PREPARE" && f[2] == "ALL":
+		return true
+	}
+	return false
 }
 
 func firstWord(q string) string {

@@ -1,6 +1,7 @@
 package tenancy
 
 import (
+	"context"
 	"database/sql/driver"
 	"reflect"
 	"sync"
@@ -27,6 +28,10 @@ type seam interface {
 	// keepsStatements reports whether the driver holds protocol-level prepared
 	// statements on the session that must survive a reset (see session.Reset).
 	keepsStatements(cn *conn) bool
+	// statementsDropped tells the driver that a statement (DISCARD ALL,
+	// DEALLOCATE ALL) dropped every prepared statement of the session, so that it
+	// does not run one of its cached statements that no longer exists.
+	statementsDropped(ctx context.Context, c driver.Conn) error
 }
 
 func seamFor(d driver.Driver) seam {
@@ -95,6 +100,17 @@ func (pgxSeam) txStatus(c driver.Conn) byte {
 	return 0
 }
 
+// pgx caches prepared statements by SQL text; DeallocateAll clears its caches
+// (and deallocates again, which finds nothing: one round trip, on a rare path).
+func (pgxSeam) statementsDropped(ctx context.Context, c driver.Conn) error {
+	if pc, ok := c.(interface{ Conn() *pgx.Conn }); ok {
+		if p := pc.Conn(); p != nil {
+			return p.DeallocateAll(ctx)
+		}
+	}
+	return nil
+}
+
 func isPgxStdlib(d driver.Driver) bool {
 	t := reflect.TypeOf(d)
 	return t != nil && t.Kind() == reflect.Pointer && t.Elem().PkgPath() == "github.com/jackc/pgx/v5/stdlib"
@@ -108,3 +124,9 @@ type genericSeam struct{}
 func (genericSeam) inline(bool) bool           { return false }
 func (genericSeam) keepsStatements(*conn) bool { return true }
 func (genericSeam) txStatus(driver.Conn) byte  { return 0 }
+
+// lib/pq prepares named statements only for database/sql's prepared statements,
+// which then fail as they would without this package.
+func (libpqSeam) statementsDropped(context.Context, driver.Conn) error { return nil }
+
+func (genericSeam) statementsDropped(context.Context, driver.Conn) error { return nil }
