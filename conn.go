@@ -409,7 +409,7 @@ func (cn *conn) exec(ctx context.Context, query string, st driver.Stmt, args []d
 	if st != nil {
 		res, err = stmtExec(ctx, st, args)
 	} else {
-		res, err = cn.innerExec(ctx, query, args)
+		res, err = cn.innerExec(ctx, cn.tagged(query, p.schema), args)
 	}
 	err = cn.finish(ctx, err)
 	if err == nil && dropsStatements(query) {
@@ -441,13 +441,29 @@ func (cn *conn) query(ctx context.Context, query string, st driver.Stmt, args []
 	if st != nil {
 		rows, err = stmtQuery(ctx, st, args)
 	} else {
-		rows, err = cn.innerQuery(ctx, query, args)
+		rows, err = cn.innerQuery(ctx, cn.tagged(query, p.schema), args)
 	}
 	if err != nil {
 		err = cn.finish(ctx, err)
 		return nil, cn.settled(ctx, p, err)
 	}
 	return &scopedRows{wrapRows: wrapRows{rows}, cn: cn, ctx: ctx, p: p, finish: cn.txMode() && !cn.inTx}, nil
+}
+
+// tagged returns query as the driver gets it. A driver that caches prepared
+// statements by SQL text (pgx's default mode) would reuse, for one tenant, a
+// statement prepared and described for another, whose tables may have another
+// shape (tenants at different migration versions): PostgreSQL then refuses the
+// execution ("cached plan must not change result type"), or the cached result
+// description does not match. So its text gets a trailing comment naming the
+// schema (a valid schema name cannot end a comment): statements are cached per
+// tenant, exactly as the schema-qualified SQL one would write without this
+// package would be.
+func (cn *conn) tagged(query, schema string) string {
+	if schema == "" || !cn.seam.cachesByText(cn.inner) {
+		return query
+	}
+	return query + "\n-- tenancy: " + schema
 }
 
 // BeginTx starts a transaction bound to the schema of ctx's scope. In SessionMode

@@ -11,6 +11,7 @@ import (
 	"testing/fstest"
 
 	"github.com/go-tenancy/tenancy"
+	"github.com/go-tenancy/tenancy/internal/rtcount"
 )
 
 // This file is the adversarial suite for session state: what one tenant's
@@ -589,4 +590,62 @@ func TestSessionScopingKeepsResults(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPgxStatementCacheAcrossShapes: the same SQL text on one connection
+// alternating between two tenants whose users tables differ (a column added in
+// one only, as when tenants are at different migration versions), through pgx in
+// every QueryExecMode it offers: each read gets its own tenant's row and columns,
+// and no error. (pgx's cache modes, with one statement per SQL text, would fail
+// with "cached plan must not change result type" or a result-format mismatch;
+// the text is tagged with the tenant: see conn.tagged.)
+func TestPgxStatementCacheAcrossShapes(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"cache_statement", "cache_describe", "describe_exec", "exec", "simple_protocol"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			mustExec(t, e.admin, `CREATE SCHEMA acme; CREATE SCHEMA globex;
+				CREATE TABLE acme.users (id int PRIMARY KEY, email text);
+				CREATE TABLE globex.users (id int PRIMARY KEY, email text, plan text);
+				INSERT INTO acme.users VALUES (1, 'a@acme.example');
+				INSERT INTO globex.users VALUES (1, 'g@globex.example', 'gold')`)
+			u := mustURL(t, e.dsn)
+			q := u.Query()
+			q.Set("default_query_exec_mode", mode)
+			u.RawQuery = q.Encode()
+			db := openCountedDriver(t, "pgx", u.String(), &rtcount.Counter{})
+			db.Pool().SetMaxOpenConns(1)
+			acme := tctx(tenancy.Tenant{Schema: "acme"})
+			globex := tctx(tenancy.Tenant{Schema: "globex"})
+			for i := 0; i < 6; i++ {
+				ctx, wantCols, wantEmail := acme, 2, "a@acme.example"
+				if i%2 == 1 {
+					ctx, wantCols, wantEmail = globex, 3, "g@globex.example"
+				}
+				rows, err := db.QueryxContext(ctx, `SELECT * FROM users WHERE id = $1`, 1)
+				if err != nil {
+					t.Fatalf("read %d: %v", i, err)
+				}
+				cols, _ := rows.Columns()
+				var got []map[string]any
+				for rows.Next() {
+					m := map[string]any{}
+					if err := rows.MapScan(m); err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, m)
+				}
+				if err := rows.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if err := rows.Err(); err != nil {
+					t.Fatalf("read %d: %v", i, err)
+				}
+				if len(cols) != wantCols || len(got) != 1 || got[0]["email"] != wantEmail {
+					t.Fatalf("read %d: columns %v, rows %v; want %d columns and %s", i, cols, got, wantCols, wantEmail)
+				}
+			}
+		})
+	}
 }

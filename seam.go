@@ -32,6 +32,9 @@ type seam interface {
 	// DEALLOCATE ALL) dropped every prepared statement of the session, so that it
 	// does not run one of its cached statements that no longer exists.
 	statementsDropped(ctx context.Context, c driver.Conn) error
+	// cachesByText reports whether the driver caches prepared statements on the
+	// session by their SQL text (see conn.tagged).
+	cachesByText(c driver.Conn) bool
 }
 
 func seamFor(d driver.Driver) seam {
@@ -111,6 +114,18 @@ func (pgxSeam) statementsDropped(ctx context.Context, c driver.Conn) error {
 	return nil
 }
 
+// pgx's cache modes prepare a statement once per connection and SQL text, and
+// reuse the result description with it.
+func (pgxSeam) cachesByText(c driver.Conn) bool {
+	if pc, ok := c.(interface{ Conn() *pgx.Conn }); ok {
+		if p := pc.Conn(); p != nil {
+			m := p.Config().DefaultQueryExecMode
+			return m == pgx.QueryExecModeCacheStatement || m == pgx.QueryExecModeCacheDescribe
+		}
+	}
+	return false
+}
+
 func isPgxStdlib(d driver.Driver) bool {
 	t := reflect.TypeOf(d)
 	return t != nil && t.Kind() == reflect.Pointer && t.Elem().PkgPath() == "github.com/jackc/pgx/v5/stdlib"
@@ -130,3 +145,6 @@ func (genericSeam) txStatus(driver.Conn) byte  { return 0 }
 func (libpqSeam) statementsDropped(context.Context, driver.Conn) error { return nil }
 
 func (genericSeam) statementsDropped(context.Context, driver.Conn) error { return nil }
+
+func (libpqSeam) cachesByText(driver.Conn) bool   { return false }
+func (genericSeam) cachesByText(driver.Conn) bool { return false }
