@@ -590,6 +590,24 @@ func (c *Conn) Read(p []byte) (int, error) {
 			c.mu.Unlock()
 			continue
 		}
+		if r.hdrN == 0 && r.cur == nil && len(r.queue) == 0 {
+			// Fast path: whole messages that pass as they are (not ReadyForQuery
+			// or ErrorResponse, no injection pending) go out in one copy.
+			i, room := r.pos, r.pos+len(p)-n
+			for i+5 <= r.end {
+				t := r.buf[i]
+				l := int(binary.BigEndian.Uint32(r.buf[i+1 : i+5]))
+				if t == 'Z' || t == 'E' || l < 4 || i+1+l > r.end || i+1+l > room {
+					break
+				}
+				i += 1 + l
+			}
+			if i > r.pos {
+				n += copy(p[n:], r.buf[r.pos:i])
+				r.pos = i
+				continue
+			}
+		}
 		k := copy(r.hdr[r.hdrN:], r.buf[r.pos:r.end])
 		r.hdrN += k
 		r.pos += k
