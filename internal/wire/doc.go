@@ -54,6 +54,12 @@
 // prefix in front of BEGIN if a ROLLBACK must not undo it (a Query "SET …; BEGIN"
 // puts the SET in the transaction block); and arm only between the driver's
 // calls, never while it is in the middle of one (a pgx pipeline without Sync).
+// A SET LOCAL prefix outside a transaction block ends with the driver's first
+// batch: it covers the statement only when the driver sends it in one batch (pgx
+// Exec and SimpleProtocol modes, pgx cache modes once the statement is cached,
+// lib/pq without arguments), not lib/pq with arguments or pgx DescribeExec, which
+// parse and execute in two (see TestSetLocalOneBatch); a session-level SET
+// commits at that first Sync and covers both.
 // When the next write cannot carry the prefix, Write fails with
 // [ErrNotInjectable] instead of letting the statement run without it.
 //

@@ -109,3 +109,36 @@ func join(s []string) string {
 	}
 	return out
 }
+
+// TestSetLocalOneBatch pins down a limit: outside a transaction block, a SET
+// LOCAL prefix lives in the implicit transaction of the driver's first batch, so
+// it covers the statement only when the driver sends the statement in one batch
+// (ending in one Sync). lib/pq with arguments and pgx's DescribeExec mode send
+// Parse/Describe/Sync, then Bind/Execute/Sync: the SET LOCAL has ended before
+// the execution. (pgx's cache modes do the same on a statement's first use.)
+// A session-level SET commits at that first Sync and covers both.
+func TestSetLocalOneBatch(t *testing.T) {
+	dsn := setup(t)
+	ctx := context.Background()
+	for _, c := range clients(t, dsn, 0) {
+		for _, args := range [][]any{nil, {1}} {
+			q := "SELECT v FROM t"
+			if args != nil {
+				q += " WHERE $1::int = 1"
+			}
+			mustExec(t, c, "SET search_path TO b")
+			if _, err := c.strs(ctx, q, args...); err != nil { // warm the caches
+				t.Fatal(err)
+			}
+			want := "a"
+			if args != nil && c.name == "pq" || c.name == "pgx-describe exec" {
+				want = "b"
+			}
+			prefix(t, c, "SET LOCAL search_path TO a")
+			got, err := c.strs(ctx, q, args...)
+			one(t, c, got, err, want)
+			got, err = c.strs(ctx, "SHOW search_path")
+			one(t, c, got, err, "b")
+		}
+	}
+}
