@@ -323,7 +323,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 		p = append(w.stash, p...)
 		w.stash = nil
 	}
-	if c.armed == nil || w.startup || len(p) == 0 {
+	if c.armed == nil || w.startup || c.zRead.Load() == 0 || len(p) == 0 {
+		// Nothing armed, or the startup phase (authentication) is not over: the
+		// prefix waits for the first batch after the first ReadyForQuery.
 		c.scan(p)
 		c.mu.Unlock()
 		return fixCount(c.Conn.Write(p))(stashed)
@@ -590,7 +592,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 			c.mu.Unlock()
 			continue
 		}
-		if r.hdrN == 0 && r.cur == nil && len(r.queue) == 0 {
+		if r.hdrN == 0 && r.ssl == 0 && r.cur == nil && len(r.queue) == 0 {
 			// Fast path: whole messages that pass as they are (not ReadyForQuery
 			// or ErrorResponse, no injection pending) go out in one copy.
 			i, room := r.pos, r.pos+len(p)-n
@@ -671,9 +673,20 @@ func (c *Conn) begin() {
 		c.lost(fmt.Errorf("wire: bad backend message length %d", r.rem+4))
 		return
 	}
-	if r.cur == nil && len(r.queue) > 0 && r.queue[0].zBefore == c.zRead.Load() {
-		r.cur, r.step, r.reply = r.queue[0], 0, false
-		r.queue = r.queue[1:]
+	if r.cur == nil && len(r.queue) > 0 {
+		switch zr := c.zRead.Load(); {
+		case r.queue[0].zBefore == zr:
+			r.cur, r.step, r.reply = r.queue[0], 0, false
+			r.queue = r.queue[1:]
+		case r.queue[0].zBefore < zr:
+			// More ReadyForQuery messages than the driver's messages ask for:
+			// the count is off, and so would be the filtering.
+			cur := r.queue[0]
+			r.queue = r.queue[1:]
+			r.cur = cur
+			c.lost(errors.New("wire: lost count of ReadyForQuery messages"))
+			return
+		}
 	}
 	switch r.typ {
 	case 'Z', 'E':

@@ -42,7 +42,10 @@ func extBatch(q string) []byte {
 }
 
 // stream builds a backend stream and what the driver must read of it.
-type stream struct{ server, driver []byte }
+type stream struct {
+	server, driver []byte
+	startup        int // length of the startup phase's part of server
+}
 
 func (s *stream) keep(m ...[]byte) {
 	for _, x := range m {
@@ -91,6 +94,10 @@ func script() ([]step, stream) {
 	big := strings.Repeat("x", 40000)
 	steps := []step{
 		{"", startupMsg()},
+		// SCRAM: SASLInitialResponse, SASLResponse (prefixes armed during the
+		// startup phase wait for its end).
+		{"SET search_path TO a", msg('p', cstr("SCRAM-SHA-256"), "\x00\x00\x00\x04abcd")},
+		{"SET search_path TO a", msg('p', "c=biws,r=xyz,p=proof")},
 		{"SET search_path TO a; SELECT 1", extBatch("SELECT v FROM t")},
 		{"SET search_path TO b; SELECT 2", msg('Q', cstr("SELECT v FROM t"))},
 		{"SELECT 1/0", extBatch("INSERT INTO t VALUES ('x')")},
@@ -100,7 +107,11 @@ func script() ([]step, stream) {
 		{"", extBatch("SELECT 1")},
 	}
 	// startup
+	s.keep(msg('R', "\x00\x00\x00\x0a", cstr("SCRAM-SHA-256"), "\x00"))
+	s.keep(msg('R', "\x00\x00\x00\x0b", "r=xyz,s=salt,i=4096"))
+	s.keep(msg('R', "\x00\x00\x00\x0c", "v=signature"))
 	s.keep(msg('R', "\x00\x00\x00\x00"), param, msg('K', "\x00\x00\x00\x07\x00\x00\x00\x09"), z)
+	s.startup = len(s.server)
 	// 1: extended prefix of two statements, then the driver's replies
 	s.drop(msg('3'), msg('1'), msg('2'), msg('C', cstr("SET")))
 	s.keep(notice)
@@ -139,6 +150,7 @@ func script() ([]step, stream) {
 type fakeConn struct {
 	net.Conn
 	r      []byte
+	limit  int // if > 0, bytes of r that may be read (the server's answers so far)
 	sizes  []int
 	i      int
 	writes bytes.Buffer
@@ -148,13 +160,25 @@ func (f *fakeConn) Read(p []byte) (int, error) {
 	if len(f.r) == 0 {
 		return 0, io.EOF
 	}
+	if f.limit < 0 {
+		return 0, errors.New("fake server: read before the driver wrote what it answers")
+	}
 	n := len(p)
+	if f.limit > 0 {
+		n = min(n, f.limit)
+	}
 	if len(f.sizes) > 0 {
 		n = min(n, f.sizes[f.i%len(f.sizes)])
 		f.i++
 	}
 	n = copy(p, f.r[:min(n, len(f.r))])
 	f.r = f.r[n:]
+	if f.limit > 0 {
+		f.limit -= n
+		if f.limit == 0 {
+			f.limit = -1 // nothing more until the driver writes again
+		}
+	}
 	return n, nil
 }
 
@@ -163,52 +187,62 @@ func (f *fakeConn) Write(p []byte) (int, error) { return f.writes.Write(p) }
 // replay runs the script through a Conn whose network reads have the sizes
 // under and whose driver reads have the sizes over, and returns what the driver
 // read and the Conn.
-func replay(t testing.TB, under, over []int) ([]byte, *wire.Conn) {
+func replay(t testing.TB, under, over []int) ([]byte, *wire.Conn, []byte) {
 	steps, s := script()
-	fc := &fakeConn{r: s.server, sizes: under}
+	// The server answers the startup phase first; the rest only once the batches
+	// it answers have been written (a server cannot answer an injection before it
+	// got it).
+	fc := &fakeConn{r: s.server, sizes: under, limit: s.startup}
 	c := wire.Wrap(fc)
+	var out []byte
+	buf := make([]byte, 1<<20)
+	j := 0
+	read := func() bool {
+		p := buf
+		if len(over) > 0 {
+			p = buf[:over[j%len(over)]]
+		}
+		j++
+		n, err := c.Read(p)
+		out = append(out, buf[:n]...)
+		if errors.Is(err, io.EOF) {
+			return false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return true
+	}
 	for i, st := range steps {
+		if i == 3 {
+			// The startup phase ends with a ReadyForQuery, which the driver
+			// reads before it sends anything else; from here on, every batch
+			// is written before the first reply is read.
+			for c.TxStatus() == 0 && read() {
+			}
+		}
 		if st.prefix != "" {
 			if err := c.Prefix(st.prefix); err != nil {
 				t.Fatal(err)
 			}
 		}
-		// The startup's ReadyForQuery must be read before a prefix may go out.
-		if i == 0 {
-			if n, err := c.Write(st.write); err != nil || n != len(st.write) {
-				t.Fatalf("write: %d, %v", n, err)
-			}
-			continue
-		}
 		if n, err := c.Write(st.write); err != nil || n != len(st.write) {
 			t.Fatalf("write %d: %d, %v", i, n, err)
 		}
 	}
-	var out []byte
-	buf := make([]byte, 1<<20)
-	for j := 0; ; j++ {
-		p := buf
-		if len(over) > 0 {
-			p = buf[:over[j%len(over)]]
-		}
-		n, err := c.Read(p)
-		out = append(out, buf[:n]...)
-		if errors.Is(err, io.EOF) {
-			return out, c
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	fc.limit = 0
+	for read() {
 	}
+	return out, c, fc.writes.Bytes()
 }
 
 // TestFilterScript: the scripted stream read whole gives exactly the driver's
 // part of it, and the writes carry the prefixes.
 func TestFilterScript(t *testing.T) {
 	_, s := script()
-	got, c := replay(t, nil, nil)
+	got, c, writes := replay(t, nil, nil)
 	if !bytes.Equal(got, s.driver) {
-		t.Fatalf("driver read %d bytes, want %d\n got %q\nwant %q", len(got), len(s.driver), got, s.driver)
+		t.Fatalf("driver read %d bytes, want %d; first difference at %d", len(got), len(s.driver), firstDiff(got, s.driver))
 	}
 	if !c.Available() || c.TxStatus() != 'I' {
 		t.Errorf("available %v, status %q", c.Available(), c.TxStatus())
@@ -216,9 +250,15 @@ func TestFilterScript(t *testing.T) {
 	if o := c.Outcome(); !o.Committed() {
 		t.Errorf("last outcome %+v", o)
 	}
-	// The startup phase passed as is.
+	// The prefixes armed during authentication did not go into it.
 	steps, _ := script()
-	_ = steps
+	var want []byte
+	for _, st := range steps[:3] {
+		want = append(want, st.write...)
+	}
+	if w := writes; !bytes.HasPrefix(w, want) {
+		t.Errorf("startup writes changed: %q", w[:min(len(w), len(want))])
+	}
 }
 
 // FuzzFilter: random splits of the network reads and of the driver's reads give
@@ -241,9 +281,18 @@ func FuzzFilter(f *testing.F) {
 			}
 			return out
 		}
-		got, _ := replay(t, sizes(a), sizes(b))
+		got, _, _ := replay(t, sizes(a), sizes(b))
 		if !bytes.Equal(got, s.driver) {
 			t.Fatalf("split reads %v / %v: driver read %d bytes, want %d", sizes(a), sizes(b), len(got), len(s.driver))
 		}
 	})
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }
