@@ -1,11 +1,16 @@
 package wire_test
 
 import (
+	"context"
 	"net"
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/go-tenancy/tenancy/internal/wire"
+	"github.com/go-tenancy/tenancy/tenancytest"
 )
 
 // loopConn serves data, a whole number of messages, over and over.
@@ -74,4 +79,51 @@ func itoa(n int) string {
 		s = string(rune('0'+n%10)) + s
 	}
 	return s
+}
+
+// BenchmarkPGRows reads about 5 MB of rows from the real server through pgx, with
+// and without the wrapper (end to end: the server and the driver dominate).
+func BenchmarkPGRows(b *testing.B) {
+	dsn := tenancytest.NewDatabase(b)
+	for _, wrapped := range []bool{false, true} {
+		name := "raw"
+		if wrapped {
+			name = "wrapped"
+		}
+		b.Run(name, func(b *testing.B) {
+			cfg, err := pgx.ParseConfig(dsn)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if wrapped {
+				cfg.AfterNetConnect = func(ctx context.Context, _ *pgconn.Config, nc net.Conn) (net.Conn, error) {
+					return wire.AfterNetConnect(ctx, nc)
+				}
+			}
+			ctx := context.Background()
+			conn, err := pgx.ConnectConfig(ctx, cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close(ctx)
+			if _, ok := wire.From(conn.PgConn().Conn()); ok != wrapped {
+				b.Fatalf("wrapped: %v", ok)
+			}
+			const rows, width = 50000, 100
+			b.SetBytes(rows * (width + 11))
+			for i := 0; i < b.N; i++ {
+				var n int
+				rs, err := conn.Query(ctx, "SELECT repeat('x', 100) FROM generate_series(1, 50000)", pgx.QueryExecModeExec)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for rs.Next() {
+					n++
+				}
+				if rs.Err() != nil || n != rows {
+					b.Fatalf("%d rows, %v", n, rs.Err())
+				}
+			}
+		})
+	}
 }
