@@ -29,6 +29,12 @@
 //	}
 //	w, ok := wire.From(pgxConn.PgConn().Conn()) // stdlib: (*stdlib.Conn).Conn().PgConn().Conn()
 //
+// pgx finds the TLS connection for SCRAM channel binding by asserting
+// *tls.Conn on the connection AfterNetConnect returned: behind the wrapper it
+// cannot, so SCRAM-SHA-256-PLUS is not used (channel_binding=require fails to
+// connect; the default falls back to SCRAM-SHA-256). Leave AfterNetConnect unset
+// where channel binding is required.
+//
 // Per statement, on the goroutine that runs it, before handing it to the driver:
 //
 //	if w != nil && w.Available() && w.Prefix(setSQL) == nil { /* the SET rides along */ }
