@@ -92,8 +92,11 @@ func pqTxStatus(c driver.Conn) byte {
 // session. The transaction status is pgconn's.
 type pgxSeam struct{}
 
-func (pgxSeam) inline(exec bool) bool      { return exec }
-func (pgxSeam) keepsStatements(*conn) bool { return true }
+func (pgxSeam) inline(exec bool) bool { return exec }
+
+// pgx keeps named statements in its cache modes, and for database/sql's prepared
+// statements.
+func (p pgxSeam) keepsStatements(cn *conn) bool { return cn.stmts > 0 || p.cachesByText(cn.inner) }
 func (pgxSeam) txStatus(c driver.Conn) byte {
 	if pc, ok := c.(interface{ Conn() *pgx.Conn }); ok {
 		if p := pc.Conn(); p != nil {
