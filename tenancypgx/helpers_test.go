@@ -96,12 +96,6 @@ func newEnv(t testing.TB, more int) *env {
 		"INSERT INTO shared.config VALUES ('plan', 'gold')",
 		"CREATE ROLE " + e.role + " NOLOGIN",
 	}
-	t.Cleanup(func() {
-		// Roles are cluster-wide: drop it once the database is gone.
-		if _, err := admin.Exec(context.Background(), "DROP OWNED BY "+e.role); err != nil {
-			t.Logf("drop owned: %v", err)
-		}
-	})
 	items := map[string]int{acme: 2, globex: 1}
 	e.tenants = []string{acme, globex}
 	for i := 0; i < more; i++ {
@@ -128,8 +122,12 @@ func newEnv(t testing.TB, more int) *env {
 		}
 	}
 	t.Cleanup(func() {
-		if _, err := admin.Exec(context.Background(), "DROP ROLE IF EXISTS "+e.role); err != nil {
-			t.Logf("drop role: %v", err)
+		// Roles are cluster-wide: drop the role, and its grants in this
+		// database, before the database goes.
+		for _, q := range []string{"DROP OWNED BY " + e.role, "DROP ROLE " + e.role} {
+			if _, err := admin.Exec(context.Background(), q); err != nil {
+				t.Errorf("%s: %v", q, err)
+			}
 		}
 	})
 	return e
