@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/go-tenancy/tenancy"
 	"github.com/go-tenancy/tenancy/tenancypgx"
 )
 
@@ -42,4 +42,53 @@ func TestEachTenantReadsItsOwnRows(t *testing.T) {
 	}
 }
 
-var _ = tenancy.ErrNoTenant
+// Server errors come back as pgx returns them: *pgconn.PgError, for errors.As,
+// from Exec, from rows, from a Tx and from a batch, after the Pool's own
+// statements in front of them.
+func TestServerErrorsUnchanged(t *testing.T) {
+	e := newEnv(t, 0)
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			p := e.pool(t, 1, nil, pgx.QueryExecModeExec, tenancypgx.WithMode(m.mode))
+			ctx := ctxFor(acme)
+			code := func(what string, err error, want string) {
+				t.Helper()
+				var pe *pgconn.PgError
+				if !errors.As(err, &pe) || pe.Code != want {
+					t.Errorf("%s: %v, want SQLSTATE %s", what, err, want)
+				}
+			}
+			_, err := p.Exec(ctx, "SELECT 1/0")
+			code("Exec", err, "22012")
+			_, err = collect(p.Query(ctx, "SELECT (10 / (2 - id))::text FROM items ORDER BY id DESC"))
+			code("rows", err, "22012")
+			_, err = p.Exec(ctx, "INSERT INTO items VALUES (1, 'dup')")
+			code("unique", err, "23505")
+			_, err = p.Exec(ctx, "SELECT * FROM nosuchtable")
+			code("undefined table", err, "42P01")
+			tx, err := p.Begin(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = tx.Exec(ctx, "SELECT 1/0")
+			code("Tx.Exec", err, "22012")
+			if err := tx.Commit(ctx); !errors.Is(err, pgx.ErrTxCommitRollback) {
+				t.Errorf("commit of a failed tx: %v", err)
+			}
+			var b pgx.Batch
+			b.Queue("SELECT 1")
+			b.Queue("SELECT 1/0")
+			br := p.SendBatch(ctx, &b)
+			if _, err := br.Exec(); err != nil {
+				t.Error(err)
+			}
+			_, err = br.Exec()
+			code("batch", err, "22012")
+			code("batch close", br.Close(), "22012")
+			got, err := collect(p.Query(ctx, "SELECT name FROM items"))
+			if err != nil || !same(got, e.wantItems(t, acme)) {
+				t.Errorf("afterwards: %v, %v", got, err)
+			}
+		})
+	}
+}
