@@ -7,56 +7,26 @@ import (
 	"net"
 	"sort"
 	"strings"
-	"sync/atomic"
-	"testing"
+		"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/go-tenancy/tenancy"
+	"github.com/go-tenancy/tenancy/internal/rtcount"
 	"github.com/go-tenancy/tenancy/tenancypgx"
 	"github.com/go-tenancy/tenancy/tenancytest"
 )
 
-// turnCounter counts client turns on the wire: writes that follow a read (or
-// are a connection's first), i.e. round trips the client starts.
-type turnCounter struct{ n atomic.Int64 }
+// turnCounter counts client turns on the wire (internal/rtcount: writes that
+// follow a read, or open the connection), i.e. round trips the client starts.
+type turnCounter struct{ rtcount.Counter }
 
-func (tc *turnCounter) load() int64 { return tc.n.Load() }
-
-type countingConn struct {
-	net.Conn
-	tc       *turnCounter
-	readLast atomic.Bool
-}
-
-func (c *countingConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	if n > 0 {
-		c.readLast.Store(true)
-	}
-	return n, err
-}
-
-func (c *countingConn) Write(b []byte) (int, error) {
-	if c.readLast.Swap(false) {
-		c.tc.n.Add(1)
-	}
-	return c.Conn.Write(b)
-}
+func (tc *turnCounter) load() int64 { return tc.RoundTrips() }
 
 // dialCounting returns a pgconn DialFunc that counts turns in tc.
 func dialCounting(tc *turnCounter) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		nc, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		cc := &countingConn{Conn: nc, tc: tc}
-		cc.readLast.Store(true) // the first write starts a turn
-		return cc, nil
-	}
+	return tc.DialContext
 }
 
 // env is a test database with tenant schemas whose items tables hold rows named
