@@ -7,7 +7,7 @@ import (
 	"net"
 	"sort"
 	"strings"
-		"testing"
+	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
