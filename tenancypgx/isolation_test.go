@@ -30,6 +30,8 @@ type isoCase struct {
 	// before it in the same Tx.
 	read string
 	prep []string
+	// globexFirst runs (and fails) before globex's read, outside a transaction.
+	globexFirst []string
 	want map[tenancy.Mode]outcome
 	// values of an exact outcome per mode ("admin:" + SQL: ask the admin pool).
 	values map[tenancy.Mode]string
@@ -56,6 +58,10 @@ func isoCases(e *env) []isoCase {
 			},
 			read: "SELECT name FROM staging",
 			want: both(globexRows)},
+		{name: "reset undone by the failing statement it rode with",
+			acme:        []string{"CREATE TEMP TABLE items AS SELECT * FROM items", "SET work_mem = '1234kB'"},
+			globexFirst: []string{"SELECT 1/0", "SELECT * FROM nosuchtable"},
+			want:        both(globexRows)},
 		{name: "cursor WITH HOLD",
 			acme: []string{"DECLARE c CURSOR WITH HOLD FOR SELECT name FROM items"},
 			read: "FETCH ALL FROM c",
@@ -122,6 +128,11 @@ func TestIsolationSessionState(t *testing.T) {
 					for _, q := range c.acme {
 						if _, err := p.Exec(ctxA, q); err != nil {
 							t.Logf("acme %q: %v", q, err)
+						}
+					}
+					for _, q := range c.globexFirst {
+						if _, err := p.Exec(ctxG, q); err == nil {
+							t.Fatalf("globex %q did not fail", q)
 						}
 					}
 					read := c.read
