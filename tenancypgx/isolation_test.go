@@ -32,7 +32,7 @@ type isoCase struct {
 	prep []string
 	// globexFirst runs (and fails) before globex's read, outside a transaction.
 	globexFirst []string
-	want map[tenancy.Mode]outcome
+	want        map[tenancy.Mode]outcome
 	// values of an exact outcome per mode ("admin:" + SQL: ask the admin pool).
 	values map[tenancy.Mode]string
 }
