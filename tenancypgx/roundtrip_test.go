@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/go-tenancy/tenancy"
 	"github.com/go-tenancy/tenancy/tenancypgx"
@@ -86,5 +87,55 @@ func TestRoundTrips(t *testing.T) {
 				})
 			})
 		}
+	}
+}
+
+// CopyFrom costs pgx's own round trips plus the flight that puts the session in
+// the schema (and, in TransactionMode, the COMMIT).
+func TestCopyFromRoundTrips(t *testing.T) {
+	e := newEnv(t, 0)
+	var rawTC turnCounter
+	pc, err := pgxpool.ParseConfig(e.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.MaxConns = 1
+	pc.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
+	pc.ConnConfig.DialFunc = dialCounting(&rawTC)
+	raw, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if err := raw.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := rawTC.load()
+	if _, err := raw.CopyFrom(context.Background(), pgx.Identifier{"acme", "items"}, []string{"id", "name"}, pgx.CopyFromRows([][]any{{300, "acme-300"}})); err != nil {
+		t.Fatal(err)
+	}
+	pgxTurns := rawTC.load() - before
+	for i, m := range modes {
+		var tc turnCounter
+		p := e.pool(t, 1, &tc, pgx.QueryExecModeExec, tenancypgx.WithMode(m.mode))
+		if err := p.Ping(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		before := tc.load()
+		if _, err := p.CopyFrom(ctxFor(acme), pgx.Identifier{"items"}, []string{"id", "name"}, pgx.CopyFromRows([][]any{{301 + i, "acme-301"}})); err != nil {
+			t.Fatal(err)
+		}
+		want := pgxTurns + 1
+		if m.mode == tenancy.TransactionMode {
+			want++
+		}
+		if got := tc.load() - before; got != want {
+			t.Errorf("%s: CopyFrom %d round trips, want %d (pgx's %d)", m.name, got, want, pgxTurns)
+		}
+	}
+	// CopyFrom names the tenant's table, never another schema's.
+	p := e.pool(t, 1, nil, pgx.QueryExecModeExec)
+	if _, err := p.CopyFrom(ctxFor(acme), pgx.Identifier{"globex", "items"}, []string{"id", "name"}, pgx.CopyFromRows([][]any{{400, "x"}})); err == nil {
+		t.Error("CopyFrom into another schema accepted")
 	}
 }
