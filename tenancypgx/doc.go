@@ -117,7 +117,10 @@
 // sends those with the simple protocol; statements that refuse to run in a
 // pipeline or transaction block (VACUUM, CREATE INDEX CONCURRENTLY) fail with
 // 25001. Run those through [Pool.Pool], which is not scoped, or configure
-// QueryExecModeSimpleProtocol.
+// QueryExecModeSimpleProtocol. A procedure that commits (CALL of one with
+// COMMIT inside) runs only in SessionMode with the extended protocol; in a
+// simple-protocol batch, in TransactionMode and in a Tx the server refuses its
+// COMMIT (2D000, invalid transaction termination).
 //
 // # Escape hatches
 //

@@ -84,6 +84,8 @@ func newEnv(t testing.TB, more int) *env {
 	sqls = append(sqls,
 		// A function that moves search_path as a side effect.
 		`CREATE FUNCTION acme.moveit() RETURNS void LANGUAGE plpgsql AS $$BEGIN PERFORM pg_catalog.set_config('search_path', 'globex', false); END$$`,
+		// A procedure that commits, then moves search_path.
+		`CREATE PROCEDURE acme.commit_and_move() LANGUAGE plpgsql AS $$BEGIN COMMIT; PERFORM pg_catalog.set_config('search_path', 'globex', false); END$$`,
 		`CREATE FUNCTION globex.moveit() RETURNS void LANGUAGE plpgsql AS $$BEGIN PERFORM pg_catalog.set_config('search_path', 'acme', false); END$$`,
 	)
 	for _, q := range sqls {

@@ -78,6 +78,11 @@ func isoCases(e *env) []isoCase {
 		{name: "function setting search_path",
 			acme: []string{"SELECT moveit()"},
 			want: both(globexRows)},
+		{name: "procedure that commits, then moves search_path",
+			// Runs in SessionMode with the extended protocol; elsewhere the
+			// server refuses the COMMIT inside the batch (2D000).
+			acme: []string{"CALL commit_and_move()"},
+			want: both(globexRows)},
 		{name: "SQL PREPARE then EXECUTE",
 			acme: []string{"PREPARE q AS SELECT name FROM items"},
 			read: "EXECUTE q",

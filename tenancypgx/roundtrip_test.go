@@ -115,6 +115,7 @@ func TestCopyFromRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	pgxTurns := rawTC.load() - before
+	t.Logf("raw pgx CopyFrom: %d round trips", pgxTurns)
 	for i, m := range modes {
 		var tc turnCounter
 		p := e.pool(t, 1, &tc, pgx.QueryExecModeExec, tenancypgx.WithMode(m.mode))
