@@ -103,8 +103,12 @@
 // So [NewWithConfig] sets the pool's DefaultQueryExecMode to
 // pgx.QueryExecModeExec (unnamed statements, parsed after the SET in the same
 // batch, described afresh each time), unless it is
-// pgx.QueryExecModeSimpleProtocol, which is kept (the batch is then one
-// multi-statement Query message). Neither uses the statement cache, so nothing
+// pgx.QueryExecModeSimpleProtocol in SessionMode, which is kept (the batch is
+// then one multi-statement Query message). TransactionMode always uses Exec: its
+// SET LOCAL ends with the transaction, so a simple-protocol text holding a
+// COMMIT followed by more statements would run those in whatever search_path
+// the server connection has; the extended protocol takes one statement per
+// Parse. Neither uses the statement cache, so nothing
 // is left for PgBouncer to move between server connections either, and there
 // is nothing to retry: retrying on 0A000 would be safe only outside a
 // transaction. TestStatementCacheAcrossTenantShapes runs the alternation

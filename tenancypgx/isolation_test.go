@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/go-tenancy/tenancy"
 	"github.com/go-tenancy/tenancy/tenancypgx"
@@ -326,8 +327,10 @@ func TestTxControlRefused(t *testing.T) {
 }
 
 // A statement that ends the transaction anyway (here a multi-statement text
-// under the simple protocol) ends the Tx: it refuses every later statement, and
-// the connection is trusted by nobody.
+// under the simple protocol, SessionMode) ends the Tx: it refuses every later
+// statement, and the connection is trusted by nobody. In TransactionMode the
+// Pool uses the extended protocol whatever it was configured with, so the
+// server refuses the text (42601) and the transaction is merely aborted.
 func TestTxEndedByStatement(t *testing.T) {
 	e := newEnv(t, 0)
 	for _, m := range modes {
@@ -338,8 +341,30 @@ func TestTxEndedByStatement(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := tx.Exec(ctx, "SELECT 1; COMMIT"); !errors.Is(err, tenancypgx.ErrTxEnded) {
-				t.Fatalf("SELECT 1; COMMIT: %v, want ErrTxEnded", err)
+			_, err = tx.Exec(ctx, "SELECT 1; COMMIT; INSERT INTO items VALUES (90, 'acme-90')")
+			if m.mode == tenancy.TransactionMode {
+				var pe *pgconn.PgError
+				if !errors.As(err, &pe) || pe.Code != "42601" {
+					t.Fatalf("multi-statement text in TransactionMode: %v, want SQLSTATE 42601", err)
+				}
+				if err := tx.Rollback(ctx); err != nil {
+					t.Fatal(err)
+				}
+				if got := e.wantItems(t, acme); len(got) != 2 {
+					t.Errorf("acme items: %v", got)
+				}
+				return
+			}
+			if !errors.Is(err, tenancypgx.ErrTxEnded) {
+				t.Fatalf("SELECT 1; COMMIT; INSERT: %v, want ErrTxEnded", err)
+			}
+			// The session-level SET outlived the COMMIT: the INSERT after it
+			// landed in acme.
+			if got := e.wantItems(t, acme); len(got) != 3 {
+				t.Errorf("acme items: %v", got)
+			}
+			if _, err := e.admin.Exec(context.Background(), "DELETE FROM acme.items WHERE id = 90"); err != nil {
+				t.Fatal(err)
 			}
 			if _, err := tx.Exec(ctx, "DELETE FROM items"); !errors.Is(err, tenancypgx.ErrTxEnded) {
 				t.Errorf("later statement: %v, want ErrTxEnded", err)

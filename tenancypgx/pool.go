@@ -95,7 +95,7 @@ func New(ctx context.Context, connString string, opts ...Option) (*Pool, error) 
 // the options. Two settings of the copy are changed:
 //
 //   - ConnConfig.DefaultQueryExecMode becomes pgx.QueryExecModeExec unless it is
-//     pgx.QueryExecModeSimpleProtocol: the cache modes prepare a statement in a
+//     pgx.QueryExecModeSimpleProtocol in SessionMode: the cache modes prepare a statement in a
 //     round trip of its own before the statement runs, so before the SET that
 //     puts the session in the statement's schema, and they reuse a description
 //     cached by SQL text alone across schemas whose tables may differ (see the
@@ -119,7 +119,11 @@ func NewWithConfig(ctx context.Context, pc *pgxpool.Config, opts ...Option) (*Po
 		}
 	}
 	pc = pc.Copy()
-	if pc.ConnConfig.DefaultQueryExecMode != pgx.QueryExecModeSimpleProtocol {
+	// In TransactionMode the SET LOCAL ends with the transaction: a simple-protocol
+	// text such as "SELECT 1; COMMIT; DELETE FROM items" would run its last
+	// statement in whatever search_path the server connection has. The extended
+	// protocol takes one statement per Parse, so nothing can follow a COMMIT.
+	if cfg.mode == tenancy.TransactionMode || pc.ConnConfig.DefaultQueryExecMode != pgx.QueryExecModeSimpleProtocol {
 		pc.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
 	}
 	states := &connStates{}
