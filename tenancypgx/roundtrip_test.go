@@ -110,27 +110,42 @@ func TestCopyFromRoundTrips(t *testing.T) {
 	if err := raw.Ping(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	before := rawTC.load()
-	if _, err := raw.CopyFrom(context.Background(), pgx.Identifier{"acme", "items"}, []string{"id", "name"}, pgx.CopyFromRows([][]any{{300, "acme-300"}})); err != nil {
-		t.Fatal(err)
+	// pgconn reads while it writes the COPY data, so a read can land between two
+	// of its writes and count as a turn that is no round trip: take the fewest
+	// of several runs.
+	fewest := func(tc *turnCounter, copy func(id int) error) int64 {
+		least := int64(-1)
+		for i := 0; i < 5; i++ {
+			before := tc.load()
+			if err := copy(i); err != nil {
+				t.Fatal(err)
+			}
+			if n := tc.load() - before; least < 0 || n < least {
+				least = n
+			}
+		}
+		return least
 	}
-	pgxTurns := rawTC.load() - before
+	pgxTurns := fewest(&rawTC, func(i int) error {
+		_, err := raw.CopyFrom(context.Background(), pgx.Identifier{"acme", "items"}, []string{"id", "name"}, pgx.CopyFromRows([][]any{{300 + i, "acme-300"}}))
+		return err
+	})
 	t.Logf("raw pgx CopyFrom: %d round trips", pgxTurns)
-	for i, m := range modes {
+	for j, m := range modes {
 		var tc turnCounter
 		p := e.pool(t, 1, &tc, pgx.QueryExecModeExec, tenancypgx.WithMode(m.mode))
 		if err := p.Ping(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		before := tc.load()
-		if _, err := p.CopyFrom(ctxFor(acme), pgx.Identifier{"items"}, []string{"id", "name"}, pgx.CopyFromRows([][]any{{301 + i, "acme-301"}})); err != nil {
-			t.Fatal(err)
-		}
+		got := fewest(&tc, func(i int) error {
+			_, err := p.CopyFrom(ctxFor(acme), pgx.Identifier{"items"}, []string{"id", "name"}, pgx.CopyFromRows([][]any{{310 + 10*j + i, "acme-310"}}))
+			return err
+		})
 		want := pgxTurns + 1
 		if m.mode == tenancy.TransactionMode {
 			want++
 		}
-		if got := tc.load() - before; got != want {
+		if got != want {
 			t.Errorf("%s: CopyFrom %d round trips, want %d (pgx's %d)", m.name, got, want, pgxTurns)
 		}
 	}
