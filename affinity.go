@@ -84,6 +84,7 @@ func (a *affinity) take(cn *conn, schema string) bool {
 	}
 	a.unlink(d)
 	cn.inner, d.inner = d.inner, cn.inner
+	cn.w, d.w = d.w, cn.w
 	cn.owner, d.owner = d.owner, cn.owner
 	if d.owner != "" {
 		a.push(d)

@@ -9,7 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/go-tenancy/tenancy/internal/session"
+	"github.com/go-tenancy/tenancy/internal/wire"
 )
 
 // This file holds the driver layer: a driver.Connector whose connections put every
@@ -34,11 +37,29 @@ var (
 )
 
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
-	ic, err := c.inner.Connect(ctx)
+	cctx, cp := wire.WithCapture(ctx)
+	ic, err := c.inner.Connect(cctx)
 	if err != nil {
 		return nil, err
 	}
-	return &conn{inner: ic, cfg: c.cfg, aff: c.aff, seam: c.seam, fresh: true}, nil
+	return &conn{inner: ic, w: wireOf(ic, cp), cfg: c.cfg, aff: c.aff, seam: c.seam, fresh: true}, nil
+}
+
+// wireOf finds the wire.Conn under a new driver connection, if its network
+// connection was made through one: lib/pq dialing through wire.Dialer reports it
+// to the capture; under pgx, AfterNetConnect put it below pgconn.
+func wireOf(ic driver.Conn, cp *wire.Capture) *wire.Conn {
+	if w := cp.Conn(); w != nil {
+		return w
+	}
+	if pc, ok := ic.(interface{ Conn() *pgx.Conn }); ok {
+		if p := pc.Conn(); p != nil {
+			if w, ok := wire.From(p.PgConn().Conn()); ok {
+				return w
+			}
+		}
+	}
+	return nil
 }
 
 func (c *connector) Driver() driver.Driver { return c.inner.Driver() }
@@ -89,9 +110,13 @@ func (c dsnConnector) Driver() driver.Driver                        { return c.d
 //     reported, one that ended under a library Tx makes the Tx refuse the rest.
 type conn struct {
 	inner driver.Conn
-	cfg   *config
-	aff   *affinity
-	seam  seam
+	// w is the protocol-level wrapper under inner's network connection, or nil:
+	// with it, what scopes a statement goes in front of it in the same flight
+	// whatever the statement (see wire). It moves with inner in an affinity trade.
+	w    *wire.Conn
+	cfg  *config
+	aff  *affinity
+	seam seam
 
 	// owner is the schema whose statements last ran on this session after a
 	// proven reset (see above), or "" when unknown: a new connection, a reset that
@@ -183,6 +208,9 @@ type plan struct {
 	// resets: prefix clears the session for schema, and the connection may record
 	// schema as its owner once it is proven (see conn.settled).
 	resets bool
+	// wired: the prefix went in front of the statement on the wire (conn.arm), so
+	// the reset is proven only if the wire reports it committed.
+	wired bool
 }
 
 // begin checks and plans a statement with ctx's scope: the first step of every
@@ -262,11 +290,49 @@ func (cn *conn) scope(ctx context.Context, p plan) error {
 		}
 		return cn.settled(ctx, plan{}, err)
 	}
-	if !implicit && !cn.inTx && p.resets && cn.seam.txStatus(cn.inner) == 'I' {
+	if !implicit && !cn.inTx && p.resets && cn.txStatus() == 'I' {
 		// The reset is committed: nothing can undo it.
 		cn.owner = p.schema
 	}
 	return nil
+}
+
+// arm gets p's prefix in front of the statement query: in the same flight on the
+// wire when the connection has a wire.Conn and query may run in a transaction
+// block (the prefix makes it part of one), else in a message of its own (scope).
+// It returns the plan settled must check: with the prefix on the wire, whether
+// the reset is proven is known only from the wire's outcome; after scope, the
+// owner is already recorded.
+func (cn *conn) arm(ctx context.Context, p plan, query string) (plan, error) {
+	if p.prefix == "" {
+		return p, nil
+	}
+	if cn.w != nil && cn.w.Available() && pipelinable(query) {
+		q := p.prefix
+		if cn.txMode() && !cn.inTx {
+			// SET LOCAL lasts for a transaction block, and a statement the driver
+			// sends as two batches (parse, then execute) spans two implicit ones:
+			// open the block in front of it, end it with finish.
+			q = "BEGIN; " + q
+		}
+		if cn.w.Prefix(q) == nil {
+			p.wired = true
+			return p, nil
+		}
+	}
+	if err := cn.scope(ctx, p); err != nil {
+		return p, err
+	}
+	p.resets = false // scope recorded the owner if the reset is proven
+	return p, nil
+}
+
+// unsent withdraws a wired prefix the driver never sent (it failed before
+// writing anything): nothing ran, and the next statement must not carry it.
+func (cn *conn) unsent(p plan) {
+	if p.wired && !cn.w.Outcome().Sent {
+		cn.w.Disarm()
+	}
 }
 
 // finish ends the transaction scope opened for a standalone statement in
@@ -306,7 +372,7 @@ func (cn *conn) rollbackText(ctx context.Context) {
 // statements the library did not scope. Inside one it must not be idle: if it is,
 // the transaction ended behind the library's back and the Tx refuses the rest.
 func (cn *conn) settled(ctx context.Context, p plan, err error) error {
-	st := cn.seam.txStatus(cn.inner)
+	st := cn.txStatus()
 	switch {
 	case st == 0:
 		cn.owner = "" // nothing proven: reset before the next statement
@@ -319,10 +385,21 @@ func (cn *conn) settled(ctx context.Context, p plan, err error) error {
 		cn.owner = ""
 		cn.rollbackText(ctx)
 		return errors.Join(err, ErrUnmanagedTx)
-	case err == nil && p.resets:
+	case err == nil && p.resets && (!p.wired || cn.w.Outcome().Committed()):
 		cn.owner = p.schema
 	}
 	return err
+}
+
+// txStatus is the server's transaction status as last reported: read by the wire
+// when there is one (it sees every ReadyForQuery), else asked of the driver.
+func (cn *conn) txStatus() byte {
+	if cn.w != nil && cn.w.Available() {
+		if st := cn.w.TxStatus(); st != 0 {
+			return st
+		}
+	}
+	return cn.seam.txStatus(cn.inner)
 }
 
 func (cn *conn) innerExec(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
@@ -401,16 +478,16 @@ func (cn *conn) exec(ctx context.Context, query string, st driver.Stmt, args []d
 		res, err := cn.innerExec(ctx, q, nil)
 		return res, cn.settled(ctx, p, err)
 	}
-	if err := cn.scope(ctx, p); err != nil {
+	if p, err = cn.arm(ctx, p, query); err != nil {
 		return nil, err
 	}
-	p.resets = false // scope recorded the owner if the reset is proven
 	var res driver.Result
 	if st != nil {
 		res, err = stmtExec(ctx, st, args)
 	} else {
 		res, err = cn.innerExec(ctx, cn.tagged(query, p.schema), args)
 	}
+	cn.unsent(p)
 	err = cn.finish(ctx, err)
 	if err == nil && dropsStatements(query) {
 		err = cn.seam.statementsDropped(ctx, cn.inner)
@@ -434,16 +511,16 @@ func (cn *conn) query(ctx context.Context, query string, st driver.Stmt, args []
 		}
 		return &scopedRows{wrapRows: wrapRows{rows}, cn: cn, ctx: ctx, p: p}, nil
 	}
-	if err := cn.scope(ctx, p); err != nil {
+	if p, err = cn.arm(ctx, p, query); err != nil {
 		return nil, err
 	}
-	p.resets = false
 	if st != nil {
 		rows, err = stmtQuery(ctx, st, args)
 	} else {
 		rows, err = cn.innerQuery(ctx, cn.tagged(query, p.schema), args)
 	}
 	if err != nil {
+		cn.unsent(p)
 		err = cn.finish(ctx, err)
 		return nil, cn.settled(ctx, p, err)
 	}

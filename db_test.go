@@ -419,7 +419,7 @@ func TestRoundTrips(t *testing.T) {
 	type step struct {
 		name string
 		run  func(db *tenancy.DB, a, b context.Context) error
-		want [2]int64 // lib/pq, pgx
+		want [3]int64 // lib/pq, pgx, lib/pq without the wire
 	}
 	noArgs := func(ctx context.Context, db *tenancy.DB) error {
 		_, err := db.ExecContext(ctx, `SELECT 1`)
@@ -445,33 +445,37 @@ func TestRoundTrips(t *testing.T) {
 			return err
 		})
 	}
-	// want is per driver: lib/pq sends a statement without arguments with the
-	// simple protocol (several statements per message), so its SET rides with it;
-	// with arguments it parses, then executes (2 round trips), and the SET goes
-	// first on its own. pgx sends an Exec without arguments with the simple
-	// protocol too, but a Query with the extended one (prepared once per
-	// connection: 2 round trips the first time, 1 after), so the SET of a query
-	// goes on its own. (pgx's database/sql adapter also pings a connection that was
-	// idle for over a second when database/sql reuses it: the first step's extra
-	// round trip, which raw pgx through database/sql pays as well.)
+	// want is per driver: lib/pq and pgx as Open sets them up, and lib/pq without
+	// the wire. With the wire (LibPQDialer, PgxAfterNetConnect) what scopes a
+	// statement rides in front of its first message, so the counts are the
+	// driver's own: lib/pq parses, then executes a parameterised statement (2
+	// round trips); pgx prepares a statement the first time it sees its text on a
+	// connection (2 round trips, then 1), and pings a connection idle for over a
+	// second when database/sql reuses it (the first step's extra one), as raw pgx
+	// through database/sql does. The only extra round trips: a reset before BEGIN
+	// when the session passes to another tenant, the reset after BEGIN in
+	// TransactionMode, and TransactionMode's COMMIT of a statement's own
+	// transaction unless it is a single data statement without arguments (sent as
+	// one message). Without the wire (postgres-plain), a parameterised statement's
+	// SET goes first in a message of its own.
 	session := []step{
-		{"first statement, no args: reset; SET; query in one message", func(db *tenancy.DB, a, b context.Context) error { return noArgs(a, db) }, [2]int64{1, 2}},
-		{"same tenant again: SET; query", func(db *tenancy.DB, a, b context.Context) error { return noArgs(a, db) }, [2]int64{1, 1}},
-		{"switch tenant, no args: reset; SET; query", func(db *tenancy.DB, a, b context.Context) error { return noArgs(b, db) }, [2]int64{1, 1}},
-		{"switch, query returning rows", func(db *tenancy.DB, a, b context.Context) error { return queryNoArgs(a, db) }, [2]int64{1, 3}},
-		{"switch, not pipelinable: reset; SET, then statement", func(db *tenancy.DB, a, b context.Context) error { return notPipelined(b, db) }, [2]int64{2, 2}},
-		{"parameterised, same tenant: SET, then statement", func(db *tenancy.DB, a, b context.Context) error { return withArgs(b, db) }, [2]int64{3, 3}},
-		{"parameterised, switch: reset; SET, then statement", func(db *tenancy.DB, a, b context.Context) error { return withArgs(a, db) }, [2]int64{3, 2}},
-		{"transaction, same tenant: BEGIN, SET; query, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return tx(a, db) }, [2]int64{3, 3}},
-		{"transaction, switch: reset; SET, BEGIN, SET; query, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return tx(b, db) }, [2]int64{4, 4}},
+		{"first statement, no args: reset; SET; query in one message", func(db *tenancy.DB, a, b context.Context) error { return noArgs(a, db) }, [3]int64{1, 2, 1}},
+		{"same tenant again: SET; query", func(db *tenancy.DB, a, b context.Context) error { return noArgs(a, db) }, [3]int64{1, 1, 1}},
+		{"switch tenant, no args: reset; SET; query", func(db *tenancy.DB, a, b context.Context) error { return noArgs(b, db) }, [3]int64{1, 1, 1}},
+		{"switch, query returning rows", func(db *tenancy.DB, a, b context.Context) error { return queryNoArgs(a, db) }, [3]int64{1, 2, 1}},
+		{"switch, not pipelinable: reset; SET, then statement", func(db *tenancy.DB, a, b context.Context) error { return notPipelined(b, db) }, [3]int64{2, 2, 2}},
+		{"parameterised, same tenant: SET, then statement", func(db *tenancy.DB, a, b context.Context) error { return withArgs(b, db) }, [3]int64{2, 2, 3}},
+		{"parameterised, switch: reset; SET, then statement", func(db *tenancy.DB, a, b context.Context) error { return withArgs(a, db) }, [3]int64{2, 2, 3}},
+		{"transaction, same tenant: BEGIN, SET; query, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return tx(a, db) }, [3]int64{3, 3, 3}},
+		{"transaction, switch: reset; SET, BEGIN, SET; query, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return tx(b, db) }, [3]int64{4, 4, 4}},
 	}
 	txmode := []step{
-		{"statement, no args: reset; SET LOCAL; query in one message", func(db *tenancy.DB, a, b context.Context) error { return noArgs(a, db) }, [2]int64{1, 2}},
-		{"statement, other tenant: same", func(db *tenancy.DB, a, b context.Context) error { return noArgs(b, db) }, [2]int64{1, 1}},
-		{"query returning rows", func(db *tenancy.DB, a, b context.Context) error { return queryNoArgs(a, db) }, [2]int64{1, 4}},
-		{"not pipelinable: BEGIN; reset; SET LOCAL, statement, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return notPipelined(a, db) }, [2]int64{3, 3}},
-		{"parameterised: BEGIN; reset; SET LOCAL, statement, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return withArgs(a, db) }, [2]int64{4, 4}},
-		{"transaction: BEGIN, reset; SET LOCAL, SET LOCAL; query, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return tx(a, db) }, [2]int64{4, 4}},
+		{"statement, no args: reset; SET LOCAL; query in one message", func(db *tenancy.DB, a, b context.Context) error { return noArgs(a, db) }, [3]int64{1, 2, 1}},
+		{"statement, other tenant: same", func(db *tenancy.DB, a, b context.Context) error { return noArgs(b, db) }, [3]int64{1, 1, 1}},
+		{"query returning rows", func(db *tenancy.DB, a, b context.Context) error { return queryNoArgs(a, db) }, [3]int64{1, 3, 1}},
+		{"not pipelinable: BEGIN; reset; SET LOCAL, statement, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return notPipelined(a, db) }, [3]int64{3, 3, 3}},
+		{"parameterised: BEGIN; reset; SET LOCAL, statement, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return withArgs(a, db) }, [3]int64{3, 3, 4}},
+		{"transaction: BEGIN, reset; SET LOCAL, SET LOCAL; query, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return tx(a, db) }, [3]int64{4, 4, 4}},
 	}
 	for _, m := range []struct {
 		mode  tenancy.Mode

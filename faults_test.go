@@ -337,7 +337,7 @@ type faultVariant struct {
 
 func faultVariants() []faultVariant {
 	var vs []faultVariant
-	for _, d := range drivers {
+	for _, d := range loadDrivers {
 		for _, m := range []tenancy.Mode{tenancy.SessionMode, tenancy.TransactionMode} {
 			vs = append(vs, faultVariant{d + "/" + m.String(), d, m})
 		}

@@ -71,19 +71,40 @@ func envAtDriver(t testing.TB, dsn, driverName string, opts ...tenancy.Option) *
 	return e
 }
 
-// drivers are the database/sql drivers every isolation suite runs with.
-var drivers = []string{"postgres", "pgx"}
+// drivers are the database/sql drivers every isolation suite runs with: lib/pq and
+// pgx as Open sets them up (what scopes a statement rides in front of it on the
+// wire), and lib/pq without that ("postgres-plain": a connector built by hand, or
+// a TLS connection, where the SET of a parameterised statement goes in a message
+// of its own).
+var drivers = []string{"postgres", "pgx", "postgres-plain"}
+
+// loadDrivers are the drivers the long load tests run with.
+var loadDrivers = drivers[:2]
 
 func openCountedDriver(t testing.TB, driverName, dsn string, rt *rtcount.Counter, opts ...tenancy.Option) *tenancy.DB {
 	t.Helper()
-	if driverName == "postgres" {
+	switch driverName {
+	case "postgres":
 		return openCounted(t, dsn, rt, opts...)
+	case "postgres-plain":
+		c, err := pq.NewConnector(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Dialer(rt)
+		db, err := tenancy.OpenConnector(c, "postgres", opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
 	}
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.DialFunc = rt.DialContext
+	cfg.AfterNetConnect = tenancy.PgxAfterNetConnect
 	db, err := tenancy.OpenConnector(stdlib.GetConnector(*cfg), "pgx", opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +119,7 @@ func openCounted(t testing.TB, dsn string, rt *rtcount.Counter, opts ...tenancy.
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Dialer(rt)
+	c.Dialer(tenancy.LibPQDialer(rt))
 	db, err := tenancy.OpenConnector(c, "postgres", opts...)
 	if err != nil {
 		t.Fatal(err)

@@ -901,7 +901,7 @@ func TestIsolationUnderLoad(t *testing.T) {
 		total = 10_000
 	}
 	perWorker := (total + workers - 1) / workers
-	for _, d := range drivers {
+	for _, d := range loadDrivers {
 		for _, v := range isolationVariants {
 			t.Run(d+"/"+v.name, func(t *testing.T) {
 				t.Parallel()

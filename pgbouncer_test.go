@@ -56,7 +56,7 @@ func startBouncer(t *testing.T, dsn, poolMode string, poolSize int) (*pgbouncer.
 // search_path on a server connection that the next client's transaction inherits.
 func TestPgBouncerTransactionModeIsolation(t *testing.T) {
 	t.Parallel()
-	for _, d := range drivers {
+	for _, d := range loadDrivers {
 		t.Run(d, func(t *testing.T) {
 			t.Parallel()
 			pgbouncerLoad(t, d)

@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/lib/pq"
 )
 
 // A seam is what a connection needs to know about its driver beyond database/sql's
@@ -38,8 +37,7 @@ type seam interface {
 }
 
 func seamFor(d driver.Driver) seam {
-	switch d.(type) {
-	case *pq.Driver, pq.Driver:
+	if isLibPQ(d) {
 		return libpqSeam{}
 	}
 	if isPgxStdlib(d) {
