@@ -124,6 +124,11 @@ func TestSessionTempTables(t *testing.T) {
 	t.Parallel()
 	forEachSessionVariant(t, func(t *testing.T, s *sessionEnv) {
 		s.exec(t, s.acme, `CREATE TEMP TABLE items AS SELECT id, 'temp' AS tenant, n FROM items`)
+		// globex's first statement fails after the reset it carried, which the
+		// failure rolls back with it: the session must not count as reset.
+		if _, err := s.db.ExecContext(s.globex, `SELECT 1/0`); err == nil {
+			t.Fatal("division by zero succeeded")
+		}
 		s.mustOnly(t, s.globex, "globex", "acme created a temp table items")
 
 		// A write by globex lands in globex.items, not in acme's temp table.
@@ -260,6 +265,8 @@ func TestSessionPreparedStatementsSQL(t *testing.T) {
 func TestSessionSettingsAndRole(t *testing.T) {
 	t.Parallel()
 	forEachSessionVariant(t, func(t *testing.T, s *sessionEnv) {
+		s.exec(t, s.acme, `INSERT INTO items (tenant) VALUES ('acme')`) // sets lastval()
+		s.exec(t, s.acme, `LISTEN acme_events`)
 		s.exec(t, s.acme, `SET ROLE tenancy_attacker`)
 		s.exec(t, s.acme, `SET work_mem = '77MB'`)
 		s.exec(t, s.acme, `SET app.tenant_id = 'acme'`)
@@ -278,6 +285,16 @@ func TestSessionSettingsAndRole(t *testing.T) {
 		}
 		if s.mode == tenancy.SessionMode && (got.WorkMem == "77MB" || got.App == "acme") {
 			t.Fatalf("globex saw acme's settings: work_mem %s, app.tenant_id %q", got.WorkMem, got.App)
+		}
+		if s.mode == tenancy.SessionMode {
+			var last int64
+			if err := s.db.GetContext(s.globex, &last, `SELECT lastval()`); err == nil {
+				t.Fatalf("globex read acme's lastval() %d", last)
+			}
+			var listening int
+			if err := s.db.GetContext(s.globex, &listening, `SELECT count(*) FROM pg_listening_channels()`); err != nil || listening != 0 {
+				t.Fatalf("globex's session listens on %d of acme's channels (%v)", listening, err)
+			}
 		}
 	})
 }
