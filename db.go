@@ -68,7 +68,7 @@ func OpenConnector(c driver.Connector, driverName string, opts ...Option) (*DB, 
 	if err := cfg.finish(); err != nil {
 		return nil, err
 	}
-	ctr := &connector{inner: c, cfg: cfg, pipe: isLibPQ(c.Driver())}
+	ctr := &connector{inner: c, cfg: cfg, seam: seamFor(c.Driver())}
 	if cfg.mode == SessionMode && cfg.affinity {
 		ctr.aff = newAffinity()
 	}
@@ -271,7 +271,9 @@ func (db *DB) pin(ctx context.Context, schema string) (*sql.Conn, func(), error)
 // run there from the next one on.
 func repin(c *sql.Conn, schema string) error {
 	return rawConn(c, func(cn *conn) error {
-		cn.pinned = &scope{schema: schema}
+		// Nothing the session carries is trusted for a migration, even from the
+		// same tenant: its first statement resets it.
+		cn.pinned, cn.owner = &scope{schema: schema}, ""
 		return nil
 	})
 }
@@ -280,7 +282,7 @@ func repin(c *sql.Conn, schema string) error {
 // known schema (its session must have been reset first).
 func unpin(c *sql.Conn) error {
 	return rawConn(c, func(cn *conn) error {
-		cn.pinned, cn.cur = nil, ""
+		cn.pinned, cn.owner = nil, ""
 		return nil
 	})
 }

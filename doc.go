@@ -45,19 +45,22 @@
 // on. Because the check sits on the connection, it also covers [DB.Pool], prepared
 // statements, *sql.Conn and code that takes a *sqlx.DB.
 //
-// In [SessionMode] (the default) each physical connection remembers which schema it
-// is on and switches lazily. It forgets (and so sets the schema again before the
-// next statement) after anything that may have changed or undone the setting: any
-// error, a cancelled statement, a transaction rollback during which it switched, and
-// any statement whose text mentions search_path, set_config, RESET, DISCARD,
-// ROLLBACK or ABORT. It cannot see inside server-side functions: a function that
-// changes search_path as a side effect (rather than with a SET clause, which
-// PostgreSQL restores on exit) is not detected; use [TransactionMode] if you have
-// such functions.
+// Nothing about a session is trusted that a statement could have changed: every
+// statement carries its own SET search_path (SET LOCAL in [TransactionMode]), so no
+// SET, set_config, function, rollback, error or text transaction can move a later
+// statement to another schema. A pooled session also carries state besides
+// search_path (temporary tables, which PostgreSQL searches first; held cursors;
+// settings; a role; SQL prepared statements): in [SessionMode] (the default) a
+// session that last ran another tenant's statements is cleared before it runs one of
+// this tenant's, and in TransactionMode every transaction starts clean. Transaction
+// control sent as text is refused ([ErrTxControl]), and the server's transaction
+// status is checked after every statement ([ErrUnmanagedTx], [ErrTxEnded]).
+// SECURITY.md states the guarantee and its limits.
 //
 // [TransactionMode] keeps nothing on the session: for PgBouncer in transaction
 // pooling mode and RDS Proxy, where a client connection's transactions may land on
-// different server connections.
+// different server connections. It cannot prepare statements outside a transaction
+// ([ErrPrepareOutsideTx]).
 //
 // A transaction ([DB.BeginTxx], [DB.InTx]) is bound to the tenant of the context
 // that began it: its statements run in that schema even with a context that carries
@@ -65,30 +68,29 @@
 //
 // # Round trips
 //
-// Counted on the wire by the package's tests (TestRoundTrips; lib/pq, where a
-// parameterised query is two round trips, parse then execute, unless
-// binary_parameters=yes). With lib/pq, a statement without arguments that is a
-// single SELECT, INSERT, UPDATE, DELETE, WITH, VALUES, TABLE or MERGE is sent in one
-// message with the SET it needs: PostgreSQL runs both in one implicit transaction,
-// so the switch costs no round trip, and if the statement fails the SET is undone
-// with it (the connection then forgets its schema).
+// Counted on the wire by the package's tests (TestRoundTrips). lib/pq sends a
+// statement without arguments, and pgx an Exec without arguments, with the simple
+// protocol, which takes several statements in one message: a single SELECT, INSERT,
+// UPDATE, DELETE, WITH, VALUES, TABLE or MERGE goes in one message with its SET (and
+// the reset, when the session passes to another tenant), which PostgreSQL runs as one
+// implicit transaction; if the statement fails, the reset is undone with it and the
+// session does not count as reset. Otherwise the SET goes in a message of its own.
 //
-//	SessionMode                                  extra    total (no args / args)
-//	statement, connection already on the tenant    0          1 / 2
-//	statement, connection must switch              0 / 1      1 / 3
-//	transaction (BEGIN … COMMIT), no switch         0          BEGIN 1 + statements + COMMIT 1
-//	transaction, switch                            1          + SET before BEGIN
+//	SessionMode                               extra round trips (lib/pq, pgx)
+//	statement without arguments               0
+//	statement with arguments, or a query      1 (the SET; pgx queries too)
+//	transaction                               0 (+1 before BEGIN if the session passes to another tenant),
+//	                                          then each statement as above
 //
 //	TransactionMode
-//	statement outside a transaction, no args       0          SET LOCAL; statement in one message
-//	statement outside a transaction, args          3          BEGIN, SET LOCAL, statement, COMMIT
-//	transaction                                    1          BEGIN, SET LOCAL, statements, COMMIT
-//	prepare outside a transaction                  3          BEGIN, SET LOCAL, parse, COMMIT
+//	statement without arguments               0 (reset; SET LOCAL; statement in one message)
+//	other statements                          2 (BEGIN; reset; SET LOCAL before, COMMIT after)
+//	transaction                               1 (the reset after BEGIN), then each statement as above
 //
-// database/sql hands out the connection returned last, whatever schema it is on.
-// [WithAffinity] (off by default) lets a connection swap its physical connection,
-// at its first statement, with an idle one already on the right schema; see its
-// documentation for what it costs and when it pays.
+// database/sql hands out the connection returned last, whichever tenant its session
+// belongs to. [WithAffinity] (off by default) lets a connection swap its physical
+// connection, at its first statement, with an idle one whose session already belongs
+// to the right tenant, which saves the reset; see its documentation.
 //
 // # Migrations
 //

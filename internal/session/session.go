@@ -42,6 +42,9 @@ func SetPath(schema string, extra []string, local bool) string {
 //     RESET ALL;
 //   - a role taken with SET ROLE or SET SESSION AUTHORIZATION: SET SESSION
 //     AUTHORIZATION DEFAULT, which also resets the role;
+//   - the last sequence value (lastval(), currval()): DISCARD SEQUENCES;
+//   - LISTEN registrations, whose notifications another tenant's code on the
+//     session would receive: UNLISTEN *;
 //   - SQL-level prepared statements (PREPARE, also from inside functions):
 //     DEALLOCATE ALL, or, when the driver keeps protocol-level prepared statements
 //     on the session that it expects to survive, a block that deallocates only
@@ -49,9 +52,11 @@ func SetPath(schema string, extra []string, local bool) string {
 //
 // DISCARD ALL would do all of it but may not run inside a transaction block, so it
 // cannot ride with a statement; DEALLOCATE ALL alone would drop the driver's own
-// statements.
+// statements. Session-level advisory locks are left alone: they are not tenant
+// data, and releasing them needs a SELECT, which would add a result to the
+// statement's own.
 const (
-	resetCommon = "CLOSE ALL; DISCARD TEMP; RESET ALL; SET SESSION AUTHORIZATION DEFAULT"
+	resetCommon = "CLOSE ALL; DISCARD TEMP; DISCARD SEQUENCES; UNLISTEN *; RESET ALL; SET SESSION AUTHORIZATION DEFAULT"
 	// DeallocateAll drops every prepared statement of the session.
 	DeallocateAll = "DEALLOCATE ALL"
 	// DeallocateSQL drops the prepared statements made with SQL PREPARE, keeping
