@@ -18,7 +18,7 @@ import (
 // statement, with and without arguments.
 func TestSessionReset(t *testing.T) {
 	stmts, err := wire.Split(session.Reset(true))
-	if err != nil || len(stmts) != 5 || stmts[4] != session.DeallocateSQL {
+	if err != nil || len(stmts) < 5 || stmts[len(stmts)-1] != session.DeallocateSQL {
 		t.Fatalf("Split(Reset(true)) = %q, %v", stmts, err)
 	}
 	dsn := setup(t)

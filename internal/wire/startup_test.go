@@ -1,6 +1,7 @@
 package wire_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -206,5 +207,58 @@ func TestSplit(t *testing.T) {
 		if _, err := wire.Split(bad); err == nil {
 			t.Errorf("Split(%q) succeeded", bad)
 		}
+	}
+}
+
+// ready returns a Conn past the startup phase on a fake server with no more to
+// say, and the fake.
+func ready(t *testing.T) (*wire.Conn, *fakeConn) {
+	t.Helper()
+	fc := &fakeConn{r: append(msg('R', "\x00\x00\x00\x00"), msg('Z', "I")...)}
+	c := wire.Wrap(fc)
+	if _, err := c.Write(startupMsg()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(c); err != nil {
+		t.Fatal(err)
+	}
+	fc.writes.Reset()
+	return c, fc
+}
+
+// TestSplitWrites: a batch written in several Write calls gets the prefix once,
+// in front of its first message, and each Write reports the driver's byte count
+// (a Query whose header is split across writes is rewritten all the same).
+func TestSplitWrites(t *testing.T) {
+	c, fc := ready(t)
+	if err := c.Prefix("SET a TO 1; SET b TO 2"); err != nil {
+		t.Fatal(err)
+	}
+	batch := extBatch("SELECT 1")
+	for _, part := range [][]byte{batch[:3], batch[3:20], batch[20:]} {
+		if n, err := c.Write(part); err != nil || n != len(part) {
+			t.Fatalf("Write: %d, %v; want %d", n, err, len(part))
+		}
+	}
+	w := fc.writes.Bytes()
+	if !bytes.HasSuffix(w, batch) || bytes.Count(w, []byte("SET a TO 1")) != 1 || !bytes.Contains(w[:len(w)-len(batch)], []byte("tenancy_wire_prefix\x00SET b TO 2\x00")) {
+		t.Fatalf("wrote %q", w)
+	}
+	if o := c.Outcome(); !o.Sent || o.Done {
+		t.Fatalf("outcome %+v", o)
+	}
+
+	c, fc = ready(t)
+	if err := c.Prefix("SET a TO 1"); err != nil {
+		t.Fatal(err)
+	}
+	q := msg('Q', cstr("SELECT 1"))
+	for _, part := range [][]byte{q[:2], q[2:4], q[4:]} {
+		if n, err := c.Write(part); err != nil || n != len(part) {
+			t.Fatalf("Write: %d, %v; want %d", n, err, len(part))
+		}
+	}
+	if want := msg('Q', cstr("SET a TO 1\n;SELECT 1")); !bytes.Equal(fc.writes.Bytes(), want) {
+		t.Fatalf("wrote %q, want %q", fc.writes.Bytes(), want)
 	}
 }
