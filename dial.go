@@ -35,7 +35,9 @@ func LibPQDialer(inner ContextDialer) pq.Dialer {
 
 // PgxAfterNetConnect is a pgconn.Config.AfterNetConnect hook through which a [DB]
 // over pgx sends what scopes a statement in front of it, in the same round trip,
-// for every statement (it runs after TLS, so encrypted connections keep it).
+// for every statement (it runs after TLS, so encrypted connections keep it). It
+// hides the *tls.Conn from pgx, so SCRAM channel binding (SCRAM-SHA-256-PLUS) is not
+// used: [Open] leaves it out when the DSN says channel_binding=require.
 // [Open] sets it up itself; set it in a pgx.ConnConfig you give to
 // stdlib.GetConnector for [OpenConnector].
 func PgxAfterNetConnect(ctx context.Context, _ *pgconn.Config, c net.Conn) (net.Conn, error) {
@@ -56,7 +58,9 @@ func wiredConnector(drv driver.Driver, dsn string) driver.Connector {
 		return c
 	case isPgxStdlib(drv):
 		cfg, err := pgx.ParseConfig(dsn)
-		if err != nil {
+		if err != nil || cfg.ChannelBinding == "require" {
+			// SCRAM channel binding needs pgx to see the *tls.Conn itself, which
+			// the wire would hide: keep it, and send SETs the usual way.
 			return nil
 		}
 		cfg.AfterNetConnect = PgxAfterNetConnect

@@ -46,12 +46,7 @@ func newEnvDriver(t testing.TB, driverName string, opts ...tenancy.Option) *env 
 	return e
 }
 
-// envAt makes an env (without a Registry) on the empty database at dsn.
-func envAt(t testing.TB, dsn string, opts ...tenancy.Option) *env {
-	t.Helper()
-	return envAtDriver(t, dsn, "postgres", opts...)
-}
-
+// envAtDriver makes an env (without a Registry) on the empty database at dsn.
 func envAtDriver(t testing.TB, dsn, driverName string, opts ...tenancy.Option) *env {
 	t.Helper()
 	admin, err := sql.Open("postgres", dsn)
