@@ -68,24 +68,22 @@
 //
 // # Round trips
 //
-// Counted on the wire by the package's tests (TestRoundTrips). lib/pq sends a
-// statement without arguments, and pgx an Exec without arguments, with the simple
-// protocol, which takes several statements in one message: a single SELECT, INSERT,
-// UPDATE, DELETE, WITH, VALUES, TABLE or MERGE goes in one message with its SET (and
-// the reset, when the session passes to another tenant), which PostgreSQL runs as one
-// implicit transaction; if the statement fails, the reset is undone with it and the
-// session does not count as reset. Otherwise the SET goes in a message of its own.
+// Counted on the wire by the package's tests (TestRoundTrips). [Open] sets lib/pq
+// and pgx up so that what scopes a statement (its SET, and the reset when the
+// session passes to another tenant) goes in front of the statement's first message
+// on the network connection, with or without arguments: in SessionMode no
+// statement costs a round trip more than it would without this package. Where that
+// is not possible (lib/pq over TLS; a connector built without [LibPQDialer] or
+// [PgxAfterNetConnect]) a single data statement without arguments still carries
+// them in its own simple-protocol message, and any other statement pays one round
+// trip for them.
 //
-//	SessionMode                               extra round trips (lib/pq, pgx)
-//	statement without arguments               0
-//	statement with arguments, or a query      1 (the SET; pgx queries too)
-//	transaction                               0 (+1 before BEGIN if the session passes to another tenant),
-//	                                          then each statement as above
-//
-//	TransactionMode
-//	statement without arguments               0 (reset; SET LOCAL; statement in one message)
-//	other statements                          2 (BEGIN; reset; SET LOCAL before, COMMIT after)
-//	transaction                               1 (the reset after BEGIN), then each statement as above
+//	extra round trips                          SessionMode   TransactionMode
+//	data statement without arguments            0             0
+//	other statement                             0             1 (BEGIN and reset in front, COMMIT after)
+//	transaction                                 0 (+1 before BEGIN when the session passes to another tenant)
+//	                                                          1 (the reset after BEGIN)
+//	statement in a transaction                  0             0
 //
 // database/sql hands out the connection returned last, whichever tenant its session
 // belongs to. [WithAffinity] (off by default) lets a connection swap its physical

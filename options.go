@@ -25,7 +25,8 @@ const (
 	// transaction carries SET LOCAL search_path, every transaction starts by clearing
 	// cursors, temporary tables and the role, and a statement outside a transaction
 	// runs in a transaction of its own (in one message with its SET LOCAL for a
-	// single data statement without arguments, else BEGIN before and COMMIT after).
+	// single data statement without arguments, else with BEGIN in front of it and a
+	// COMMIT after it: one round trip more).
 	// Statements cannot be prepared outside a transaction ([ErrPrepareOutsideTx]). Use
 	// it behind PgBouncer in transaction pooling mode or RDS Proxy, where consecutive
 	// transactions of one client connection may run on different server connections.
