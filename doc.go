@@ -103,14 +103,30 @@
 //	plan, err := m.Plan(ctx, "acme", 0)                   // dry run: what would run, with its SQL
 //	report, err := m.UpgradeFleet(ctx, tenancy.FleetOptions{Concurrency: 4})
 //
-// [Migrator.CreateTenant] is one transaction (registry row, schema, every migration,
-// version table), so a failure leaves nothing behind. [Migrator.UpgradeFleet] reads
-// every tenant's version in one statement per 500 tenants, skips those at the
-// target without opening a connection, upgrades the rest with bounded concurrency,
-// and reports per tenant; one tenant's failure neither stops nor rolls back the
-// others. A failed migration leaves its tenant dirty at that version
-// ([ErrDirty]); [Migrator.Force] is the way out. Migrations must run on direct (or
-// session-pooled) connections: they use session-level advisory locks.
+// [Migrator.CreateTenant] is one transaction (registry row, schema, version
+// table, every migration), so a failure leaves nothing behind; which files cannot
+// join it is known when the Migrator is built (a SQL lexer reads every file). With
+// [WithCloneTemplate] it copies a template schema kept at the newest version
+// instead of running hundreds of migrations, in the same one transaction;
+// concurrent creations share a lock budget so that sign-ups arriving together do
+// not exhaust the server's lock table. [Migrator.UpgradeFleet] reads every
+// tenant's version in one statement per 500 tenants, skips those at the target
+// without opening a connection, upgrades the rest with bounded concurrency, and
+// reports per tenant; one tenant's failure neither stops nor rolls back the
+// others. [FleetOptions] adds a canary phase, a failure limit, a dry run and a
+// graceful stop (Drain: the running tenants finish, no new one starts).
+//
+// A migration that runs as one transaction commits together with its version, so
+// a failure or cancellation leaves its tenant clean at the previous version; only
+// a file that controls its own transactions (or cannot run in one, such as CREATE
+// INDEX CONCURRENTLY) leaves its tenant dirty ([ErrDirty]), and [Migrator.Force]
+// is the way out. [Migrator.Drift] and [Migrator.FleetDrift] compare tenants'
+// catalogs with a reference; [Migrator.Lint] warns about tenant files that create
+// extensions, send notifications (channels are database-wide) or query the
+// catalog without a schema filter; [WithTenantSafeFunctions] pins the search_path
+// of tenant functions, so that a trigger always works on its own tenant's tables.
+// Migrations must run on direct (or session-pooled) connections: they use
+// session-level advisory locks.
 //
 // # Failure behaviour
 //

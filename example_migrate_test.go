@@ -169,8 +169,9 @@ func ExampleMigrator_Plan() {
 
 // A fleet upgrade skips tenants already at the newest version, migrates the rest
 // with bounded concurrency, and reports each one. A failure stays with its tenant:
-// here globex has data the new migration rejects, and the operator repairs it,
-// forces the version and runs again.
+// here globex has data the new migration rejects. The migration ran as one
+// transaction with its version, so globex stays clean at version 1: the operator
+// repairs the data and runs again, no Force needed.
 func ExampleMigrator_UpgradeFleet() {
 	url, drop := exampleDatabase()
 	defer drop()
@@ -217,16 +218,9 @@ func ExampleMigrator_UpgradeFleet() {
 	}
 	report(rep)
 
-	// The way out: repair, force the version the schema is really at, run again.
-	globex, err := m2.Status(ctx, "globex")
-	if err != nil {
-		log.Fatal(err)
-	}
+	// The way out: repair, run again.
 	if _, err := db2.ExecContext(tenancy.NewContext(ctx, tenants["globex"]),
 		`UPDATE notes SET body = 'repaired' WHERE body = ''`); err != nil {
-		log.Fatal(err)
-	}
-	if err := m2.Force(ctx, "globex", int(globex.Version)-1); err != nil {
 		log.Fatal(err)
 	}
 	rep, err = m2.UpgradeFleet(ctx, tenancy.FleetOptions{})
@@ -238,7 +232,7 @@ func ExampleMigrator_UpgradeFleet() {
 	// 1 of 3 failed
 	// upgraded 2, skipped 0, failed 1
 	//   acme: 1 → 2 dirty=false skipped=false failed=false
-	//   globex: 1 → 2 dirty=true skipped=false failed=true
+	//   globex: 1 → 1 dirty=false skipped=false failed=true
 	//   initech: 1 → 2 dirty=false skipped=false failed=false
 	// upgraded 1, skipped 2, failed 0
 	//   acme: 2 → 2 dirty=false skipped=true failed=false

@@ -62,17 +62,33 @@ func AdoptExisting() CreateOption {
 // survives, and the error (a *[TenantError]) says which step failed.
 //
 // It normally works in one transaction on one connection: it inserts the registry
-// row (so that a duplicate name, schema or host fails first), creates the schema,
-// runs every tenant up migration in order with search_path set to the new schema,
-// creates the schema's version table in golang-migrate's format at the newest
-// version, and commits. PostgreSQL's DDL is transactional, so a failure anywhere
-// (a cancelled ctx included) rolls all of it back; nobody sees the tenant before
-// it is complete. Tenant migrations must therefore not end the transaction: a file
-// with its own BEGIN/COMMIT, or with a statement PostgreSQL refuses to run inside
-// a transaction (CREATE INDEX CONCURRENTLY), is detected, and CreateTenant then
-// creates the schema, migrates it with golang-migrate file by file, registers the
-// tenant last, and drops the schema again if a step fails (if the process dies
-// part-way, an unregistered schema can remain: [AdoptExisting] takes it over).
+// row (so that a duplicate name, schema or host fails first), creates the schema
+// and its version table (in golang-migrate's format, before any migration, as
+// golang-migrate does: a migration may extend it), runs every tenant up
+// migration in order with search_path set to the new schema, records the newest
+// version, clean, and commits. PostgreSQL's DDL is transactional, so a failure
+// anywhere (a cancelled ctx included) rolls all of it back; nobody sees the
+// tenant before it is complete.
+//
+// Which files cannot be part of that transaction is known when the Migrator is
+// built: CONCURRENTLY is dropped from CREATE INDEX, DROP INDEX and REINDEX (in a
+// schema nobody else can see yet it only makes the build slower), so such files
+// still join it. A file with its own BEGIN/COMMIT, or another statement that
+// cannot run in a transaction (VACUUM, ...), makes CreateTenant create the
+// schema, migrate it with golang-migrate file by file, register the tenant last,
+// and drop the schema again if a step fails (if the process dies part-way, an
+// unregistered schema can remain: [AdoptExisting] takes it over).
+//
+// With [WithCloneTemplate], the migrations are replaced by a copy of the
+// template schema (kept at the newest version) in the same one transaction, which
+// is several times faster for a large set; see WithCloneTemplate for when it
+// falls back to the migrations.
+//
+// A one-transaction creation locks every object it creates until it commits:
+// concurrent creations of one Migrator share half of the server's lock table
+// (max_locks_per_transaction × max_connections), each weighing what the first
+// creation was measured to take, and wait for room (as long as ctx allows) rather
+// than fail with "out of shared memory".
 //
 // The registry cache of the Migrator's [Registry] is invalidated for the new
 // tenant's name, schema and host, so a cached "unknown tenant" answer does not
@@ -101,7 +117,9 @@ func (m *Migrator) CreateTenant(ctx context.Context, nt NewTenant, opts ...Creat
 	switch {
 	case cfg.adopt:
 		t, err = m.adoptOrCreate(ctx, nt)
-	case m.tenantSet.txControl:
+	case m.cfg.template != "":
+		t, err = m.createFromTemplate(ctx, nt)
+	case m.tenantSet.staged != nil:
 		t, err = m.createStaged(ctx, nt, false)
 	default:
 		t, err = m.createInTx(ctx, nt)
@@ -120,6 +138,27 @@ func (m *Migrator) CreateTenant(ctx context.Context, nt NewTenant, opts ...Creat
 		l.InfoContext(ctx, "tenancy: tenant created", "tenant", t, "duration", time.Since(start))
 	}
 	return t, nil
+}
+
+// createFromTemplate creates the tenant by cloning the template, or, if the
+// template cannot be used or the copy fails for a reason that is not the
+// tenant's, by running the migrations.
+func (m *Migrator) createFromTemplate(ctx context.Context, nt NewTenant) (Tenant, error) {
+	if script, err := m.cloneScript(ctx); err == nil {
+		t, err := m.createByClone(ctx, nt, script)
+		if err == nil || ctx.Err() != nil || errors.Is(err, ErrConflict) || errors.Is(err, ErrSchemaExists) {
+			return t, err
+		}
+		if l := m.cfg.logger; l != nil {
+			l.WarnContext(ctx, "tenancy: cloning the template failed; running the migrations", "schema", nt.Schema, "error", err)
+		}
+	} else if ctx.Err() != nil {
+		return Tenant{}, createStep(ctx, nt, "clone", err)
+	}
+	if m.tenantSet.staged != nil {
+		return m.createStaged(ctx, nt, false)
+	}
+	return m.createInTx(ctx, nt)
 }
 
 // checkNewTenant validates nt before anything is sent to the database and
@@ -156,7 +195,48 @@ func createStep(ctx context.Context, nt NewTenant, step string, err error) error
 }
 
 // createInTx creates the tenant in one transaction (see CreateTenant).
-func (m *Migrator) createInTx(ctx context.Context, nt NewTenant) (t Tenant, err error) {
+func (m *Migrator) createInTx(ctx context.Context, nt NewTenant) (Tenant, error) {
+	return m.createWith(ctx, nt, func(tx *sql.Tx) error {
+		// The version table exists before the first migration runs, as with
+		// golang-migrate (a migration may extend it); it gets its row at the end.
+		if _, err := tx.ExecContext(ctx, m.versionTableSQL(nt.Schema)); err != nil {
+			return createStep(ctx, nt, "create version table", err)
+		}
+		// search_path is the new schema: the connection is pinned to it, and it was
+		// set before BEGIN (PostgreSQL resolves it again once the schema exists).
+		for i := range m.tenantSet.files {
+			f := &m.tenantSet.files[i]
+			q := f.upTx.inTx
+			if strings.TrimSpace(q) == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return createStep(ctx, nt, "migrate", &MigrationError{
+					Op: "create", Schema: nt.Schema, Version: f.version, Line: errorLine(q, err), Err: ctxErr(ctx, err)})
+			}
+		}
+		if err := m.pinFunctions(ctx, tx, subject{set: m.tenantSet, schema: nt.Schema}); err != nil {
+			return createStep(ctx, nt, "migrate", err)
+		}
+		if _, err := tx.ExecContext(ctx, m.setVersionSQL(nt.Schema, int(m.tenantSet.head()))); err != nil {
+			return createStep(ctx, nt, "record version", err)
+		}
+		return nil
+	})
+}
+
+// createWith creates the tenant in one transaction on one connection pinned to
+// its schema: it registers it, creates the schema, runs fill (which returns a
+// createStep error) and commits.
+//
+// It waits for room in the lock budget first (see createGate): a creation
+// holds a lock on every object it creates until it commits.
+func (m *Migrator) createWith(ctx context.Context, nt NewTenant, fill func(tx *sql.Tx) error) (t Tenant, err error) {
+	w, err := m.gate.acquire(ctx, m)
+	if err != nil {
+		return Tenant{}, createStep(ctx, nt, "wait for lock budget", err)
+	}
+	defer m.gate.release(w)
 	mc := &migConn{}
 	conn, err := mc.pin(ctx, m.db, nt.Schema)
 	if err != nil {
@@ -183,20 +263,15 @@ func (m *Migrator) createInTx(ctx context.Context, nt NewTenant) (t Tenant, err 
 	if _, err := tx.ExecContext(ctx, `CREATE SCHEMA `+pq.QuoteIdentifier(nt.Schema)); err != nil {
 		return Tenant{}, createStep(ctx, nt, "create schema", schemaExists(err))
 	}
-	// search_path is the new schema: the connection is pinned to it, and it was set
-	// before BEGIN (PostgreSQL resolves it again once the schema exists).
-	for i := range m.tenantSet.files {
-		f := &m.tenantSet.files[i]
-		if strings.TrimSpace(f.up) == "" {
-			continue
-		}
-		if _, err := tx.ExecContext(ctx, f.up); err != nil {
-			return Tenant{}, createStep(ctx, nt, "migrate", &MigrationError{
-				Op: "create", Schema: nt.Schema, Version: f.version, Line: errorLine(f.up, err), Err: ctxErr(ctx, err)})
-		}
+	if err := fill(tx); err != nil {
+		return Tenant{}, err
 	}
-	if _, err := tx.ExecContext(ctx, m.versionTableSQL(nt.Schema, m.tenantSet.head())); err != nil {
-		return Tenant{}, createStep(ctx, nt, "record version", err)
+	if !m.gate.measured() {
+		n, err := countLocks(ctx, tx)
+		if err != nil {
+			return Tenant{}, createStep(ctx, nt, "count locks", err)
+		}
+		m.gate.observe(n)
 	}
 	if err := tx.Commit(); err != nil {
 		return Tenant{}, createStep(ctx, nt, "commit", err)
@@ -205,11 +280,27 @@ func (m *Migrator) createInTx(ctx context.Context, nt NewTenant) (t Tenant, err 
 }
 
 // versionTableSQL creates schema's version table exactly as golang-migrate's
-// postgres driver does and records version in it, clean.
-func (m *Migrator) versionTableSQL(schema string, version uint) string {
-	t := pq.QuoteIdentifier(schema) + "." + pq.QuoteIdentifier(m.cfg.table)
-	return fmt.Sprintf(`CREATE TABLE %s (version bigint not null primary key, dirty boolean not null); `+
-		`INSERT INTO %s (version, dirty) VALUES (%d, false)`, t, t, version)
+// postgres driver does.
+func (m *Migrator) versionTableSQL(schema string) string {
+	return `CREATE TABLE IF NOT EXISTS ` + m.versionTable(schema) + ` (version bigint not null primary key, dirty boolean not null)`
+}
+
+// versionTable is schema's version table, quoted.
+func (m *Migrator) versionTable(schema string) string {
+	return pq.QuoteIdentifier(schema) + "." + pq.QuoteIdentifier(m.cfg.table)
+}
+
+// setVersionSQL records version (-1: none), clean, as golang-migrate's postgres
+// driver's SetVersion does, but without a transaction of its own (so that it can
+// join the migration's) and with DELETE instead of TRUNCATE: the same for a
+// one-row table, without the exclusive lock that would block status readers
+// for the whole migration, and without a new file per migration.
+func (m *Migrator) setVersionSQL(schema string, version int) string {
+	t := m.versionTable(schema)
+	if version < 0 {
+		return `DELETE FROM ` + t
+	}
+	return fmt.Sprintf(`DELETE FROM %s; INSERT INTO %s (version, dirty) VALUES (%d, false)`, t, t, version)
 }
 
 // rowQuerier is a *sql.Tx or a *Tx.
@@ -284,7 +375,7 @@ func (m *Migrator) adoptOrCreate(ctx context.Context, nt NewTenant) (Tenant, err
 		return Tenant{}, createStep(ctx, nt, "connect", err)
 	case exists:
 		return m.createStaged(ctx, nt, true)
-	case m.tenantSet.txControl:
+	case m.tenantSet.staged != nil:
 		return m.createStaged(ctx, nt, false)
 	}
 	t, err := m.createInTx(ctx, nt)
@@ -367,7 +458,8 @@ func (m *Migrator) createStaged(ctx context.Context, nt NewTenant, adopt bool) (
 //
 // Errors, in a *[TenantError]: [ErrInvalidSchemaName] (this includes the shared
 // schema); [ErrUnknownTenant] when no registered tenant has this schema (nothing is
-// dropped); [ErrLocked]; the context's or the database's error (nothing is
+// dropped); [ErrSchemaHasExtension] when an extension lives in the schema
+// (nothing is dropped); [ErrLocked]; the context's or the database's error (nothing is
 // dropped).
 func (m *Migrator) DropTenant(ctx context.Context, schema string) error {
 	fail := func(err error) error { return &TenantError{Op: "drop", Key: schema, Err: err} }
@@ -427,6 +519,17 @@ func (m *Migrator) dropInTx(ctx context.Context, tx *Tx, t *Tenant) error {
 		return err
 	} else if n == 0 {
 		return ErrUnknownTenant // deleted meanwhile
+	}
+	// DROP SCHEMA ... CASCADE would drop an extension created in the schema
+	// (by a tenant migration that ran CREATE EXTENSION), which other tenants or
+	// the shared schema may use.
+	var exts sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT string_agg(e.extname, ', ' ORDER BY e.extname) FROM pg_catalog.pg_extension e
+		JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE n.nspname = $1`, t.Schema).Scan(&exts); err != nil {
+		return ctxErr(ctx, err)
+	}
+	if exts.Valid {
+		return fmt.Errorf("%w: %s (move it first: ALTER EXTENSION ... SET SCHEMA)", ErrSchemaHasExtension, exts.String)
 	}
 	if _, err := tx.ExecContext(ctx, `DROP SCHEMA IF EXISTS `+pq.QuoteIdentifier(t.Schema)+` CASCADE`); err != nil {
 		return lockTimedOut(ctx, err)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lib/pq"
+
 	"github.com/go-tenancy/tenancy"
 	"github.com/go-tenancy/tenancy/migrations"
 )
@@ -389,5 +391,58 @@ func TestLifecycleCreateTenantLeavesAPooledConnectionClean(t *testing.T) {
 	}
 	if timeout != "0" {
 		t.Fatalf("statement_timeout on the recycled connection is %q: the migration's SET leaked", timeout)
+	}
+}
+
+func TestLifecycleCreateVersionTableExistsBeforeMigrations(t *testing.T) {
+	t.Parallel()
+	// A product that extends its version table, as golang-migrate allows: the
+	// table exists before the first file runs.
+	tfs := tenantFS(t, map[string]string{
+		"000003_version_table_audit.up.sql": "ALTER TABLE schema_migrations ADD COLUMN applied_at timestamptz NOT NULL DEFAULT now();",
+		"000004_concurrently.up.sql":        "CREATE UNIQUE INDEX CONCURRENTLY users_email_lower_idx ON users (lower(email));",
+	})
+	e := newMigEnv(t, migrations.Shared, tfs).ready(t)
+	ctx := context.Background()
+	e.create(t, "acme")
+	if v, d := e.version(t, "acme"); v != 4 || d {
+		t.Fatalf("version %d/%v, want 4", v, d)
+	}
+	if n := e.count(t, `SELECT count(*) FROM information_schema.columns WHERE table_schema = 'acme' AND table_name = 'schema_migrations' AND column_name = 'applied_at'`); n != 1 {
+		t.Fatal("the version table lacks the column a migration added")
+	}
+	if n := e.count(t, `SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'users_email_lower_idx' AND c.relnamespace = 'acme'::regnamespace AND i.indisvalid`); n != 1 {
+		t.Fatal("the index built without CONCURRENTLY is missing or invalid")
+	}
+	// golang-migrate's own path (a registered tenant without a schema) agrees.
+	e.register(t, "globex")
+	if res, err := e.m.Upgrade(ctx, "globex"); err != nil || res.To != 4 {
+		t.Fatalf("Upgrade from nothing = %+v, %v", res, err)
+	}
+	if got, want := e.strings(t, `SELECT column_name || ' ' || data_type FROM information_schema.columns WHERE table_schema = 'globex' AND table_name = 'schema_migrations' ORDER BY 1`),
+		e.strings(t, `SELECT column_name || ' ' || data_type FROM information_schema.columns WHERE table_schema = 'acme' AND table_name = 'schema_migrations' ORDER BY 1`); !slices.Equal(got, want) {
+		t.Fatalf("version tables differ: %v and %v", got, want)
+	}
+
+	// A failing file of such a set names the step, the file and the line, and
+	// leaves nothing.
+	bad := tenantFS(t, map[string]string{
+		"000003_version_table_audit.up.sql": "ALTER TABLE schema_migrations ADD COLUMN applied_at timestamptz;",
+		"000004_concurrently.up.sql":        "CREATE INDEX CONCURRENTLY users_x_idx ON users (lower(email));",
+		"000005_boom.up.sql":                "-- a comment\nALTER TABLE no_such_table ADD COLUMN a int;",
+	})
+	_, _, mb := openMigrator(t, e.dsn, migrations.Shared, bad)
+	before := e.snapshot(t)
+	_, err := mb.CreateTenant(ctx, tenancy.NewTenant{Name: "Initech", Schema: "initech"})
+	var me *tenancy.MigrationError
+	var pe *pq.Error
+	if !errors.As(err, &me) || me.Version != 5 || me.Line != 2 || me.Op != "create" || !errors.As(err, &pe) || pe.Code != "42P01" {
+		t.Fatalf("failing create: %v", err)
+	}
+	if !strings.Contains(err.Error(), "migrate") || strings.Contains(err.Error(), "create schema") {
+		t.Fatalf("the error does not name the step: %v", err)
+	}
+	if after := e.snapshot(t); after != before {
+		t.Fatalf("failed create left something behind:\n%s\n%s", before, after)
 	}
 }

@@ -37,12 +37,20 @@ import (
 //
 // # Failures and the dirty flag
 //
-// golang-migrate marks a migration dirty in the version table before running it
-// and clean after. A migration that fails (or is cancelled) leaves the schema at
-// that version, dirty; every later run on the schema refuses it with [ErrDirty]
-// until an operator has looked, repaired what needs repairing, and called
-// [Migrator.Force] with the version the schema is really at (for a failed
-// migration that ran as one transaction: the previous version).
+// A migration file that neither controls its own transactions (BEGIN, COMMIT,
+// ...) nor contains a statement that cannot run in one (CREATE INDEX
+// CONCURRENTLY, VACUUM, ...: the set is read with a SQL lexer when the Migrator
+// is built) runs as one transaction together with the update of the version
+// table, as goose does: when it fails or is cancelled, PostgreSQL rolls back
+// both, and the schema stays clean at the previous version. Run again once the
+// cause is fixed; no [Migrator.Force] is needed.
+//
+// For the other files golang-migrate's protocol applies: the migration is marked
+// dirty in the version table before it runs and clean after. If it fails (or is
+// cancelled), the schema stays at that version, dirty; every later run on the
+// schema refuses it with [ErrDirty] until an operator has looked, repaired what
+// needs repairing, and called [Migrator.Force] with the version the schema is
+// really at.
 //
 // # Locking and cancellation
 //
@@ -51,7 +59,8 @@ import (
 // its own, which is closed afterwards, so no lock can outlive the run. Waiting for
 // the lock is bounded by [WithLockTimeout] ([ErrLocked]). Cancelling the context
 // stops a run: no further migration starts, and the running statement is cancelled
-// on the server (its migration then stays dirty).
+// on the server (a transactional migration is then rolled back with its version;
+// another stays dirty).
 //
 // Migrations need a session of their own: point the Migrator's [DB] at the server
 // directly or through a session-pooling proxy, not through PgBouncer in
@@ -66,6 +75,9 @@ type Migrator struct {
 	sharedSet *migrationSet
 	tenantSet *migrationSet
 	cfg       migratorConfig
+	clone     cloneState
+	gate      createGate
+	lint      []LintWarning // of the tenant set
 }
 
 // NewMigrator returns a Migrator that applies the migrations in shared to db's
@@ -109,10 +121,19 @@ func NewMigrator(db *DB, reg *Registry, shared, tenant fs.FS, opts ...MigratorOp
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: NewMigrator: %w", err)
 	}
+	if cfg.template == db.cfg.sharedSchema {
+		return nil, errors.New("tenancy: NewMigrator: WithCloneTemplate names the shared schema")
+	}
 	if db.shared != nil {
 		db = &DB{pool: db.pool, cfg: db.cfg}
 	}
-	return &Migrator{db: db, reg: reg, sharedSet: sharedSet, tenantSet: tenantSet, cfg: cfg}, nil
+	lint := lintSet(tenantSet)
+	if l := cfg.logger; l != nil {
+		for _, w := range lint {
+			l.Warn("tenancy: "+w.String(), "version", w.Version)
+		}
+	}
+	return &Migrator{db: db, reg: reg, sharedSet: sharedSet, tenantSet: tenantSet, cfg: cfg, lint: lint}, nil
 }
 
 // Result is what one run did to one schema.
@@ -125,8 +146,8 @@ type Result struct {
 	// Applied lists the versions whose migrations ran (reverted, for a
 	// downgrade), in the order they ran.
 	Applied []uint
-	// Dirty reports whether the schema was left dirty at To (a migration failed
-	// part-way): see [ErrDirty].
+	// Dirty reports whether the schema was left dirty at To (a non-transactional
+	// migration failed part-way): see [ErrDirty].
 	Dirty bool
 	// Duration is how long the run took, connection and lock wait included.
 	Duration time.Duration
@@ -187,7 +208,7 @@ func (m *Migrator) SharedHead() uint { return m.sharedSet.head() }
 // so that an older release starting during a rolling deploy does not fail.
 //
 // Errors are *[MigrationError]s: [ErrDirty] (nothing was run), [ErrLocked], or a
-// migration's failure (the schema is left dirty at that version).
+// migration's failure (a non-transactional one leaves the schema dirty at that version).
 func (m *Migrator) MigrateShared(ctx context.Context) (Result, error) {
 	subj := subject{set: m.sharedSet, schema: m.db.cfg.sharedSchema}
 	return m.runUp(ctx, "migrate shared", subj, m.sharedSet.head(), true, nil)
@@ -211,8 +232,9 @@ func (m *Migrator) Upgrade(ctx context.Context, schema string) (Result, error) {
 // (the registry is read, bypassing its cache, before anything else); otherwise a
 // *[MigrationError]: [ErrUnknownVersion] (version is not a migration, or the schema
 // is at a version not in the set), [ErrDirty], [ErrLocked], a migration's own
-// failure (the schema is left dirty at that version, and the Result says how far
-// it got), or the context's error.
+// failure (the Result says how far it got: the schema is at the last migration
+// that completed, or, for a non-transactional migration, dirty at the failed
+// one), or the context's error.
 func (m *Migrator) UpgradeTo(ctx context.Context, schema string, version uint) (Result, error) {
 	const op = "upgrade"
 	subj, err := m.subject(ctx, op, schema)
@@ -271,6 +293,12 @@ func (m *Migrator) runSteps(ctx context.Context, op string, subj subject, create
 	}
 	err = r.run(steps)
 	res.To, res.Dirty, res.Applied = clampVersion(r.version), r.dirty, r.applied()
+	if r.done > 0 && ctx.Err() == nil {
+		// Also after a failure: what the migrations that did run created.
+		if perr := m.pinFunctions(unscoped(ctx), r.conn, subj); perr != nil && err == nil {
+			err = r.fail(0, perr)
+		}
+	}
 	return res, err
 }
 

@@ -3,7 +3,10 @@ package tenancy_test
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -159,4 +162,122 @@ func BenchmarkFleetStatus10k(b *testing.B) {
 		b.Fatalf("UpgradeFleet: %+v, %v", rep.Skipped, err)
 	}
 	b.ReportMetric(ms(time.Since(start)), "noop-upgrade-ms")
+}
+
+// BenchmarkCreateTenantSaaS creates tenants of the realistic 160-migration set
+// (testdata/saas), by running the migrations and by cloning the template, one
+// after the other and 16 at once, and reports the median and 95th percentile
+// time of one create and the throughput. TENANCY_BENCH_CREATES sets how many
+// tenants each case creates (default 100).
+//
+//	TENANCY_BENCH_CREATES=1000 go test -run XXX -bench CreateTenantSaaS -benchtime 1x .
+func BenchmarkCreateTenantSaaS(b *testing.B) {
+	n := 100
+	if s := os.Getenv("TENANCY_BENCH_CREATES"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, how := range []string{"migrate", "clone"} {
+		for _, par := range []int{1, 16} {
+			b.Run(fmt.Sprintf("%s/parallel=%d", how, par), func(b *testing.B) {
+				e := newMigEnv(b, migrations.Shared, saasTenant).ready(b)
+				m := e.m
+				if how == "clone" {
+					_, _, m = openMigrator(b, e.dsn, migrations.Shared, saasTenant, tenancy.WithCloneTemplate("tenant_template"))
+					if err := m.RebuildTemplate(context.Background()); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					all := make([]time.Duration, n)
+					start := time.Now()
+					var wg sync.WaitGroup
+					next := make(chan int)
+					errs := make(chan error, n)
+					for range par {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							for j := range next {
+								s := fmt.Sprintf("b%d_%05d", i, j)
+								t0 := time.Now()
+								if _, err := m.CreateTenant(context.Background(), tenancy.NewTenant{Name: s, Schema: s}); err != nil {
+									errs <- err
+								}
+								all[j] = time.Since(t0)
+							}
+						}()
+					}
+					for j := range n {
+						next <- j
+					}
+					close(next)
+					wg.Wait()
+					close(errs)
+					for err := range errs {
+						b.Fatal(err)
+					}
+					total := time.Since(start)
+					slices.Sort(all)
+					b.ReportMetric(ms(all[n/2]), "median-ms/create")
+					b.ReportMetric(ms(all[n*95/100]), "p95-ms/create")
+					b.ReportMetric(float64(n)/total.Seconds(), "creates/s")
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkFleetUpgradeSaaS upgrades a fleet of tenants of the realistic set
+// (created by clone, four at a time, outside the timer) with one new migration
+// (an index on a table of each tenant), and then again with nothing to apply.
+// TENANCY_BENCH_FLEET sets the number of tenants (default 100).
+//
+//	TENANCY_BENCH_FLEET=1000 go test -run XXX -bench FleetUpgradeSaaS -benchtime 1x .
+func BenchmarkFleetUpgradeSaaS(b *testing.B) {
+	n := 100
+	if s := os.Getenv("TENANCY_BENCH_FLEET"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	e := newMigEnv(b, migrations.Shared, saasTenant).ready(b)
+	_, _, mc := openMigrator(b, e.dsn, migrations.Shared, saasTenant, tenancy.WithCloneTemplate("tenant_template"))
+	next := mapFS(map[string]string{"9000_tasks_due.up.sql": `CREATE INDEX tasks_created_by_priority_idx ON tasks (priority, created_at);`})
+	files := map[string]string{}
+	err := fs.WalkDir(saasTenant, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		body, err := fs.ReadFile(saasTenant, p)
+		files[p] = string(body)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	nb, _ := fs.ReadFile(next, "9000_tasks_due.up.sql")
+	files["9000_tasks_due.up.sql"] = string(nb)
+	_, _, m2 := openMigrator(b, e.dsn, migrations.Shared, mapFS(files))
+	ctx := context.Background()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		createMany(b, mc, fmt.Sprintf("f%d", i), n)
+		b.StartTimer()
+		rep, err := m2.UpgradeFleet(ctx, tenancy.FleetOptions{})
+		if err != nil || rep.Upgraded != n {
+			b.Fatalf("upgraded %d of %d: %v", rep.Upgraded, n, err)
+		}
+		b.ReportMetric(ms(rep.Duration), "one-migration-ms/fleet")
+		rep, err = m2.UpgradeFleet(ctx, tenancy.FleetOptions{})
+		if err != nil || rep.Skipped != n {
+			b.Fatalf("skipped %d of %d: %v", rep.Skipped, n, err)
+		}
+		b.ReportMetric(ms(rep.Duration), "nothing-ms/fleet")
+	}
 }

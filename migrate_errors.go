@@ -12,8 +12,10 @@ import (
 // Sentinel errors of the [Migrator]. Test for them with [errors.Is]; they arrive
 // wrapped in a *[MigrationError] or a *[TenantError] that names the schema.
 var (
-	// ErrDirty means a schema's version table is marked dirty: a migration failed
-	// (or was cancelled) part-way, and what it left behind is unknown. Every method
+	// ErrDirty means a schema's version table is marked dirty: a migration that
+	// controls its own transactions (or cannot run in one) failed or was cancelled
+	// part-way, and what it left behind is unknown. (Other migrations run as one
+	// transaction with their version and never leave a schema dirty.) Every method
 	// that would run migrations on the schema ([Migrator.Upgrade],
 	// [Migrator.UpgradeTo], [Migrator.Downgrade], [Migrator.MigrateShared],
 	// [Migrator.Plan], and [Migrator.UpgradeFleet] for that tenant) refuses it,
@@ -45,6 +47,18 @@ var (
 	// [Migrator.Downgrade] and [Migrator.PlanDowngrade] when a migration to revert has
 	// no down file. It is checked before anything runs: nothing was changed.
 	ErrIrreversible = errors.New("tenancy: migration has no down migration")
+
+	// ErrFleetStopped is the error of each tenant a stopped [Migrator.UpgradeFleet]
+	// did not start ([FleetOptions].Drain, Canary, MaxFailures; see
+	// [TenantResult].NotRun), and UpgradeFleet's error wraps it when the run was
+	// stopped. Running UpgradeFleet again resumes.
+	ErrFleetStopped = errors.New("tenancy: fleet upgrade stopped before this tenant")
+
+	// ErrSchemaHasExtension is returned by [Migrator.DropTenant] (wrapped in a
+	// *[TenantError]) when an extension lives in the tenant's schema (a tenant
+	// migration ran CREATE EXTENSION): dropping the schema would drop the
+	// extension, which others may use. Nothing was dropped.
+	ErrSchemaHasExtension = errors.New("tenancy: an extension lives in the schema")
 )
 
 // MigrationError is an error about migrating one schema. It names the schema (and
@@ -68,8 +82,10 @@ type MigrationError struct {
 	// error was reported, when the server gave a position; 0 otherwise.
 	Line int
 	// Dirty reports whether the schema's version table is marked dirty at Version
-	// after this error: a migration failed part-way (or, with [ErrDirty], already
-	// had). Repair by hand and call [Migrator.Force].
+	// after this error: a non-transactional migration failed part-way (or, with
+	// [ErrDirty], already had). Repair by hand and call [Migrator.Force]. It is
+	// false after a transactional migration failed: the schema is clean at the
+	// previous version.
 	Dirty bool
 	// Err is the cause.
 	Err error
@@ -77,9 +93,8 @@ type MigrationError struct {
 
 func (e *MigrationError) Error() string {
 	var b strings.Builder
-	b.WriteString("tenancy: ")
-	b.WriteString(e.Op)
-	fmt.Fprintf(&b, " schema %q", e.Schema)
+	// "schema first": "create schema" would read as the step that failed.
+	fmt.Fprintf(&b, "tenancy: schema %q: %s", e.Schema, e.Op)
 	if e.Version > 0 {
 		fmt.Fprintf(&b, ": migration %d", e.Version)
 	}
@@ -132,6 +147,10 @@ type FleetError struct {
 	Failed []TenantResult
 	// Total is the number of tenants the run considered.
 	Total int
+	// NotRun is the number of tenants the run did not start, and Stopped why
+	// (see [FleetReport].Stopped); "" if it ran to the end.
+	NotRun  int
+	Stopped string
 }
 
 func (e *FleetError) Error() string {
@@ -149,14 +168,21 @@ func (e *FleetError) Error() string {
 		}
 		fmt.Fprintf(&b, "%s%s: %v", sep, f.Schema, f.Err)
 	}
+	if e.NotRun > 0 {
+		fmt.Fprintf(&b, "; stopped (%s), %d tenants not run", e.Stopped, e.NotRun)
+	}
 	return b.String()
 }
 
-// Unwrap returns every failed tenant's error.
+// Unwrap returns every failed tenant's error, and [ErrFleetStopped] if the run
+// was stopped (by Drain, Canary or MaxFailures) before every tenant ran.
 func (e *FleetError) Unwrap() []error {
-	errs := make([]error, len(e.Failed))
+	errs := make([]error, len(e.Failed), len(e.Failed)+1)
 	for i, f := range e.Failed {
 		errs[i] = f.Err
+	}
+	if e.NotRun > 0 && e.Stopped != "cancelled" {
+		errs = append(errs, ErrFleetStopped)
 	}
 	return errs
 }

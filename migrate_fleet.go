@@ -41,6 +41,32 @@ type FleetOptions struct {
 	// SkipShared skips bringing the shared schema up to date first
 	// ([Migrator.MigrateShared]), for a caller that just did.
 	SkipShared bool
+
+	// Drain, if not nil, stops the run gracefully once it is closed (or
+	// receives a value): no further tenant starts, the tenants being migrated
+	// finish their migrations, and the tenants not started are reported with
+	// NotRun set and [ErrFleetStopped]. Cancelling ctx instead (a second Ctrl-C,
+	// say) also cancels the migrations running (a transactional one is rolled
+	// back with its version: its tenant stays clean where it was).
+	Drain <-chan struct{}
+
+	// Canary, if positive, migrates that many of the tenants to migrate (the
+	// first in registry id order) before any other, at most Concurrency at a
+	// time; if one of them fails, no other tenant is started (they are reported
+	// NotRun, with [ErrFleetStopped]). 0 means no canary phase.
+	Canary int
+
+	// MaxFailures, if positive, stops starting tenants once that many of the
+	// tenants this run migrated have failed (tenants dirty before the run do not
+	// count); the rest are reported NotRun, with [ErrFleetStopped]. 0 means no
+	// limit.
+	MaxFailures int
+
+	// DryRun reports, per tenant, the migrations the run would apply
+	// ([TenantResult].Planned) and changes nothing: no lock is taken, the shared
+	// schema is not migrated (Shared has its current version), no tenant
+	// connection is opened. Tenants with something to apply count as Upgraded.
+	DryRun bool
 }
 
 // FleetProgress is passed to [FleetOptions].Progress.
@@ -63,6 +89,13 @@ type TenantResult struct {
 	// Skipped reports that the tenant was already at (or beyond) the target and
 	// clean: nothing ran.
 	Skipped bool
+	// NotRun reports that the run did not get to the tenant: its context ended,
+	// or it was stopped ([FleetOptions].Drain, Canary, MaxFailures). Err is then
+	// the context's error or [ErrFleetStopped]. Nothing ran on the tenant.
+	NotRun bool
+	// Planned lists, in a dry run ([FleetOptions].DryRun), the versions the run
+	// would apply to the tenant, in order.
+	Planned []uint
 	// Err is why the tenant failed, or nil: a *[MigrationError] (wrapping
 	// [ErrDirty] for a tenant that was dirty before the run and was not touched),
 	// a *[TenantError], or the context's error for a tenant the run did not get to.
@@ -78,9 +111,15 @@ type FleetReport struct {
 	Tenants []TenantResult
 	// Upgraded, Skipped and Failed count the tenants that had migrations applied,
 	// had nothing to do, and failed. NotRun counts the tenants the run did not get
-	// to because its context ended (they are in Tenants, with the context's error,
-	// and in no other count).
+	// to because its context ended or it was stopped (they are in Tenants, with
+	// NotRun set, and in no other count).
 	Upgraded, Skipped, Failed, NotRun int
+	// Stopped says why the run stopped starting tenants before the end: "drain"
+	// ([FleetOptions].Drain), "canary failed", "max failures", "cancelled" (ctx
+	// ended); "" if it did not.
+	Stopped string
+	// DryRun reports that nothing was run ([FleetOptions].DryRun).
+	DryRun bool
 	// Duration is how long the whole run took, lock wait included.
 	Duration time.Duration
 }
@@ -94,7 +133,7 @@ type FleetReport struct {
 // clean, so a run with nothing to do is fast. The others are migrated with bounded
 // concurrency (opts.Concurrency). One tenant's failure neither stops nor rolls
 // back the others: it is left at the version it reached, dirty if a migration
-// failed part-way, and reported. Tenants that were dirty before the run are
+// that controls its own transactions failed part-way, and reported. Tenants that were dirty before the run are
 // reported as failed ([ErrDirty]) and not touched. Running UpgradeFleet again
 // resumes: only what is still behind is migrated.
 //
@@ -105,15 +144,25 @@ type FleetReport struct {
 // One fleet upgrade runs at a time per shared schema and version table: the run
 // holds an advisory lock (on a connection of its own, closed afterwards), and a
 // second run waits for it, as long as its ctx allows, and then finds most tenants
-// at the target. Cancelling ctx stops the run: no further tenant starts, and
-// migrations running are cancelled (each leaving its tenant dirty at the migration
-// it was running).
+// at the target.
+//
+// # Stopping
+//
+// Closing opts.Drain stops the run gracefully: no further tenant starts, and
+// those being migrated finish. opts.Canary and opts.MaxFailures stop it the same
+// way after a failing canary or too many failures. Cancelling ctx stops it at
+// once: no further tenant starts, and migrations running are cancelled (a
+// transactional migration is rolled back with its version, so its tenant stays
+// clean at the previous version; one that controls its own transactions leaves
+// its tenant dirty). Either way the tenants not started are in the report with
+// NotRun set.
 //
 // The report is returned in every case, as complete as the run got. The error is
-// nil if every tenant succeeded or was skipped; a *[FleetError] if some failed;
-// the context's error if the run was cancelled; otherwise the error that stopped
-// the run before any tenant was migrated (the lock, the shared schema's
-// migration, reading the versions).
+// nil if every tenant succeeded or was skipped; a *[FleetError] if some failed
+// (it also wraps [ErrFleetStopped] if the run was stopped); an error wrapping
+// [ErrFleetStopped] if it was stopped without failures, or the context's error if
+// ctx ended; otherwise the error that stopped the run before any tenant was
+// migrated (the lock, the shared schema's migration, reading the versions).
 func (m *Migrator) UpgradeFleet(ctx context.Context, opts FleetOptions) (rep FleetReport, err error) {
 	start := time.Now()
 	defer func() { rep.Duration = time.Since(start) }()
@@ -154,16 +203,27 @@ func (m *Migrator) UpgradeFleet(ctx context.Context, opts FleetOptions) (rep Fle
 		}
 	}
 
-	release, err := m.lockFleet(ctx)
-	if err != nil {
-		return rep, err
+	if opts.Canary < 0 || opts.MaxFailures < 0 {
+		return rep, fmt.Errorf("tenancy: fleet upgrade: Canary and MaxFailures must not be negative, got %d and %d", opts.Canary, opts.MaxFailures)
 	}
-	defer release()
-
-	if !opts.SkipShared {
-		rep.Shared, err = m.MigrateShared(ctx)
+	rep.DryRun = opts.DryRun
+	if opts.DryRun {
+		row, err := m.readSchemaVersion(ctx, m.db.cfg.sharedSchema)
 		if err != nil {
-			return rep, fmt.Errorf("tenancy: fleet upgrade: shared schema: %w", err)
+			return rep, fmt.Errorf("tenancy: fleet upgrade: shared schema: %w", ctxErr(ctx, err))
+		}
+		rep.Shared = Result{Schema: row.schema, From: row.versionU(), To: row.versionU(), Dirty: row.dirty}
+	} else {
+		release, err := m.lockFleet(ctx)
+		if err != nil {
+			return rep, err
+		}
+		defer release()
+		if !opts.SkipShared {
+			rep.Shared, err = m.MigrateShared(ctx)
+			if err != nil {
+				return rep, fmt.Errorf("tenancy: fleet upgrade: shared schema: %w", err)
+			}
 		}
 	}
 
@@ -183,6 +243,11 @@ func (m *Migrator) UpgradeFleet(ctx context.Context, opts FleetOptions) (rep Fle
 		case !m.tenantSet.known(cur):
 			res.Err = &MigrationError{Op: "upgrade", Schema: v.schema, TenantID: v.tenantID,
 				Err: fmt.Errorf("%w: the schema is at version %d, which is not a tenant migration", ErrUnknownVersion, cur)}
+		case opts.DryRun:
+			steps, _ := m.tenantSet.upSteps(cur, target) // cur is known
+			for _, st := range steps {
+				res.Planned = append(res.Planned, st.file.version)
+			}
 		default:
 			todo = append(todo, v)
 			return nil
@@ -214,6 +279,8 @@ func (m *Migrator) UpgradeFleet(ctx context.Context, opts FleetOptions) (rep Fle
 			}
 		case tr.Skipped:
 			rep.Skipped++
+		case tr.NotRun:
+			rep.NotRun++
 		default:
 			rep.Upgraded++
 		}
@@ -228,11 +295,18 @@ func (m *Migrator) UpgradeFleet(ctx context.Context, opts FleetOptions) (rep Fle
 		account(tr)
 	}
 
-	next := m.upgradeTenants(ctx, todo, target, conc, account)
+	next, stopped := m.upgradeTenants(ctx, todo, target, conc, opts, account)
+	if next < len(todo) {
+		rep.Stopped = stopped
+	}
 	for _, v := range todo[next:] {
 		cur := v.versionU()
+		why := ctx.Err()
+		if why == nil {
+			why = ErrFleetStopped
+		}
 		rep.Tenants = append(rep.Tenants, TenantResult{
-			Result: Result{Schema: v.schema, From: cur, To: cur}, TenantID: v.tenantID, Err: ctx.Err()})
+			Result: Result{Schema: v.schema, From: cur, To: cur}, TenantID: v.tenantID, NotRun: true, Err: why})
 		rep.NotRun++
 	}
 	slices.SortFunc(rep.Tenants, func(a, b TenantResult) int { return cmp.Compare(a.Schema, b.Schema) })
@@ -243,21 +317,28 @@ func (m *Migrator) UpgradeFleet(ctx context.Context, opts FleetOptions) (rep Fle
 			slog.Duration("duration", time.Since(start)))
 	}
 	switch {
+	case rep.Failed > 0:
+		fe := &FleetError{Failed: failed, Total: total, NotRun: rep.NotRun}
+		if rep.NotRun > 0 {
+			fe.Stopped = stopped
+		}
+		return rep, fe
 	case ctx.Err() != nil && rep.NotRun > 0:
 		return rep, fmt.Errorf("tenancy: fleet upgrade stopped, %d tenants not run: %w", rep.NotRun, ctx.Err())
-	case rep.Failed > 0:
-		return rep, &FleetError{Failed: failed, Total: total}
+	case rep.NotRun > 0:
+		return rep, fmt.Errorf("tenancy: fleet upgrade stopped (%s), %d tenants not run: %w", stopped, rep.NotRun, ErrFleetStopped)
 	}
 	return rep, nil
 }
 
 // upgradeTenants migrates todo with conc workers, passing each result to account
-// in this goroutine. It stops handing out tenants when ctx ends, and returns how
-// many it handed out (todo[:n]).
+// in this goroutine. It stops handing out tenants when ctx ends, when opts.Drain
+// is closed, after a failed canary or opts.MaxFailures failures; it returns how
+// many it handed out (todo[:n]) and why it stopped ("" if it did not).
 func (m *Migrator) upgradeTenants(ctx context.Context, todo []versionRow, target uint, conc int,
-	account func(TenantResult)) int {
+	opts FleetOptions, account func(TenantResult)) (int, string) {
 	if len(todo) == 0 {
-		return 0
+		return 0, ""
 	}
 	jobs := make(chan versionRow)
 	results := make(chan TenantResult)
@@ -277,15 +358,26 @@ func (m *Migrator) upgradeTenants(ctx context.Context, todo []versionRow, target
 			}
 		}()
 	}
-	next, running := 0, 0
+	canary := min(opts.Canary, len(todo))
+	next, running, finished, failures := 0, 0, 0, 0
+	stopped := ""
+	drain := opts.Drain
 	for next < len(todo) || running > 0 {
 		var send chan<- versionRow
 		var done <-chan struct{}
 		var job versionRow
-		if next < len(todo) && ctx.Err() == nil {
+		// During the canary phase, the others wait for every canary's result.
+		holding := next >= canary && finished < canary
+		if ctx.Err() != nil && stopped == "" {
+			stopped = "cancelled"
+		}
+		if next < len(todo) && stopped == "" && !holding {
 			send, done, job = jobs, ctx.Done(), todo[next]
-		} else if running == 0 {
+		} else if running == 0 && (stopped != "" || next == len(todo)) {
 			break
+		}
+		if stopped != "" {
+			drain = nil
 		}
 		select {
 		case send <- job:
@@ -293,13 +385,27 @@ func (m *Migrator) upgradeTenants(ctx context.Context, todo []versionRow, target
 			running++
 		case tr := <-results:
 			running--
+			finished++
 			account(tr)
+			if tr.Err != nil {
+				failures++
+				switch {
+				case finished <= canary && stopped == "":
+					stopped = "canary failed"
+				case opts.MaxFailures > 0 && failures >= opts.MaxFailures && stopped == "":
+					stopped = "max failures"
+				}
+			}
 		case <-done:
+		case <-drain:
+			if stopped == "" {
+				stopped = "drain"
+			}
 		}
 	}
 	close(jobs)
 	wg.Wait()
-	return next
+	return next, stopped
 }
 
 // lockFleet takes the fleet upgrade's advisory lock on a connection of its own,

@@ -76,18 +76,19 @@ func TestFleetUpgradeIsolatesFailuresAndResumes(t *testing.T) {
 			t.Fatalf("%s at %d/%v, want 3", s, v, d)
 		}
 	}
-	// t3 failed on its own data: left at version 3, dirty, with the server's error.
+	// t3 failed on its own data: the migration ran as one transaction with its
+	// version, so t3 is left clean at version 2, with the server's error.
 	tr := byName["t3"]
 	var me *tenancy.MigrationError
 	var pe *pq.Error
-	if !errors.As(tr.Err, &me) || me.Version != 3 || !me.Dirty || !errors.As(tr.Err, &pe) || pe.Code != "23514" {
+	if !errors.As(tr.Err, &me) || me.Version != 3 || me.Dirty || !errors.As(tr.Err, &pe) || pe.Code != "23514" {
 		t.Fatalf("t3: %v", tr.Err)
 	}
-	if !tr.Dirty || tr.To != 3 {
-		t.Fatalf("t3 result %+v, want dirty at 3", tr)
+	if tr.Dirty || tr.To != 2 {
+		t.Fatalf("t3 result %+v, want clean at 2", tr)
 	}
-	if v, d := e.version(t, "t3"); v != 3 || !d {
-		t.Fatalf("t3 at %d/%v, want 3/dirty", v, d)
+	if v, d := e.version(t, "t3"); v != 2 || d {
+		t.Fatalf("t3 at %d/%v, want 2/clean", v, d)
 	}
 	// t6 was dirty: reported, not touched.
 	tr = byName["t6"]
@@ -110,7 +111,7 @@ func TestFleetUpgradeIsolatesFailuresAndResumes(t *testing.T) {
 		want := tenancy.Status{Schema: st.Schema, TenantID: st.TenantID, Version: 3, Head: 3}
 		switch st.Schema {
 		case "t3":
-			want.Dirty = true
+			want.Version, want.Pending = 2, 1
 		case "t6":
 			want.Version, want.Dirty, want.Pending = 2, true, 1
 		}
@@ -119,11 +120,8 @@ func TestFleetUpgradeIsolatesFailuresAndResumes(t *testing.T) {
 		}
 	}
 
-	// The operator repairs t3's data, forces both, and runs again: only they run.
+	// The operator repairs t3's data, forces t6, and runs again: only they run.
 	mustExec(t, e.admin, `UPDATE t3.roles SET role_name = 'fixed' WHERE role_name = ''`)
-	if err := m3.Force(ctx, "t3", 2); err != nil {
-		t.Fatal(err)
-	}
 	if err := m3.Force(ctx, "t6", 2); err != nil {
 		t.Fatal(err)
 	}
@@ -314,5 +312,159 @@ func TestFleetUpgradeWaitsForAnotherRun(t *testing.T) {
 	}
 	if rep, err := m3.UpgradeFleet(context.Background(), tenancy.FleetOptions{}); err != nil || rep.Upgraded != 1 {
 		t.Fatalf("UpgradeFleet after the other run: %+v, %v", rep, err)
+	}
+}
+
+// holdLock takes the session advisory lock key on a connection of its own and
+// returns the function that releases it; a migration that takes the lock too
+// waits for it, for as long as the test wants.
+func holdLock(t testing.TB, e *migEnv, key int64) func() {
+	t.Helper()
+	conn, err := e.admin.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_lock($1)`, key); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	release := func() {
+		once.Do(func() {
+			_, _ = conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, key)
+			conn.Close()
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+func (e *migEnv) waitingFor(t testing.TB, key int64) int {
+	return e.count(t, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = $1
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`, key)
+}
+
+func TestFleetUpgradeDrainFinishesRunningTenantsThenCancelRollsBack(t *testing.T) {
+	t.Parallel()
+	const key = 914014
+	e := newMigEnv(t, migrations.Shared, migrations.Tenant).ready(t)
+	schemas := []string{"d1", "d2", "d3", "d4", "d5", "d6"}
+	for _, s := range schemas {
+		e.create(t, s)
+	}
+	// Migration 3 waits for the test's lock: the test decides when it ends.
+	_, _, m3 := openMigrator(t, e.dsn, migrations.Shared, tenantFS(t, map[string]string{
+		"000003_wait.up.sql": fmt.Sprintf("CREATE TABLE waited (id int);\nSELECT pg_advisory_xact_lock_shared(%d);", key),
+	}))
+	release := holdLock(t, e, key)
+	drain := make(chan struct{})
+	type outcome struct {
+		rep tenancy.FleetReport
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		rep, err := m3.UpgradeFleet(context.Background(), tenancy.FleetOptions{Concurrency: 2, Drain: drain})
+		done <- outcome{rep, err}
+	}()
+	waitFor(t, "two tenants to be migrating", func() bool { return e.waitingFor(t, key) == 2 })
+	close(drain) // the first Ctrl-C
+	release()    // the running migrations may now finish
+	out := <-done
+	if !errors.Is(out.err, tenancy.ErrFleetStopped) || out.rep.Stopped != "drain" {
+		t.Fatalf("drained run: %v, stopped %q", out.err, out.rep.Stopped)
+	}
+	if out.rep.Upgraded != 2 || out.rep.NotRun != 4 || out.rep.Failed != 0 || len(out.rep.Tenants) != 6 {
+		t.Fatalf("drained report: %+v", out.rep)
+	}
+	for _, tr := range out.rep.Tenants {
+		v, d := e.version(t, tr.Schema)
+		switch {
+		case tr.NotRun:
+			if !errors.Is(tr.Err, tenancy.ErrFleetStopped) || v != 2 || d || tr.From != 2 || tr.To != 2 {
+				t.Fatalf("not run %+v at %d/%v", tr, v, d)
+			}
+		case tr.Err != nil || tr.To != 3 || v != 3 || d:
+			t.Fatalf("finished %+v at %d/%v", tr, v, d)
+		}
+	}
+
+	// The second Ctrl-C: the context is cancelled while migrations run. They are
+	// rolled back with their version: clean where they were, not dirty.
+	holdLock(t, e, key)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		rep, err := m3.UpgradeFleet(ctx, tenancy.FleetOptions{Concurrency: 2})
+		done <- outcome{rep, err}
+	}()
+	waitFor(t, "two tenants to be migrating", func() bool { return e.waitingFor(t, key) == 2 })
+	cancel()
+	out = <-done
+	if !errors.Is(out.err, context.Canceled) || out.rep.NotRun != 2 || out.rep.Failed != 2 {
+		t.Fatalf("cancelled run: %+v, %v", out.rep, out.err)
+	}
+	for _, s := range schemas {
+		if v, d := e.version(t, s); d || (v != 2 && v != 3) {
+			t.Fatalf("%s at %d/%v after a cancelled run", s, v, d)
+		}
+	}
+	if n := e.count(t, `SELECT count(*) FROM pg_tables WHERE tablename = 'waited'`); n != 2 {
+		t.Fatalf("%d tenants have migration 3's table, want the 2 drained ones", n)
+	}
+}
+
+func TestFleetUpgradeCanaryMaxFailuresDryRun(t *testing.T) {
+	t.Parallel()
+	e := newMigEnv(t, migrations.Shared, migrations.Tenant).ready(t)
+	ctx := context.Background()
+	schemas := []string{"q1", "q2", "q3", "q4", "q5", "q6"}
+	for _, s := range schemas {
+		e.create(t, s)
+	}
+	// q2 and q4 hold a row migration 3 rejects.
+	for _, s := range []string{"q2", "q4"} {
+		mustExec(t, e.admin, `INSERT INTO `+s+`.roles (role_name) VALUES ('')`)
+	}
+	_, _, m3 := openMigrator(t, e.dsn, migrations.Shared, tenantFS(t, v3Constraint))
+
+	// Dry run: the plan per tenant, nothing changed, no lock.
+	before := e.catalog(t)
+	rep, err := m3.UpgradeFleet(ctx, tenancy.FleetOptions{DryRun: true})
+	if err != nil || !rep.DryRun || rep.Upgraded != 6 || len(rep.Tenants) != 6 || rep.Shared.To != 2 {
+		t.Fatalf("dry run: %+v, %v", rep, err)
+	}
+	for _, tr := range rep.Tenants {
+		if !slices.Equal(tr.Planned, []uint{3}) || tr.To != 2 || tr.Duration != 0 {
+			t.Fatalf("dry run %+v", tr)
+		}
+	}
+	if after := e.catalog(t); after != before {
+		t.Fatalf("the dry run changed something:\n%s\n%s", before, after)
+	}
+
+	// Canary of 2 (q1, q2 in registry order): q2 fails, nobody else starts.
+	rep, err = m3.UpgradeFleet(ctx, tenancy.FleetOptions{Canary: 2, Concurrency: 4})
+	var fe *tenancy.FleetError
+	if !errors.As(err, &fe) || !errors.Is(err, tenancy.ErrFleetStopped) || rep.Stopped != "canary failed" ||
+		rep.Upgraded != 1 || rep.Failed != 1 || rep.NotRun != 4 {
+		t.Fatalf("canary run: %+v, %v", rep, err)
+	}
+	for _, s := range []string{"q3", "q4", "q5", "q6"} {
+		if v, _ := e.version(t, s); v != 2 {
+			t.Fatalf("%s ran after a failed canary", s)
+		}
+	}
+
+	// At most one failure, one at a time: q2 fails again, then nothing starts.
+	rep, err = m3.UpgradeFleet(ctx, tenancy.FleetOptions{MaxFailures: 1, Concurrency: 1})
+	if !errors.As(err, &fe) || rep.Stopped != "max failures" || rep.Failed != 1 || rep.Skipped != 1 || rep.NotRun != 4 {
+		t.Fatalf("max-failures run: %+v, %v", rep, err)
+	}
+	// Without limits, every healthy tenant goes through.
+	rep, err = m3.UpgradeFleet(ctx, tenancy.FleetOptions{MaxFailures: 3})
+	if !errors.As(err, &fe) || rep.Stopped != "" || rep.Failed != 2 || rep.Upgraded != 3 || rep.NotRun != 0 {
+		t.Fatalf("run with failures under the limit: %+v, %v", rep, err)
+	}
+	if _, err := m3.UpgradeFleet(ctx, tenancy.FleetOptions{Canary: -1}); err == nil {
+		t.Fatal("a negative canary was accepted")
 	}
 }

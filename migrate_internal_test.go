@@ -1,12 +1,15 @@
 package tenancy
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/golang-migrate/migrate/v4"
 	"github.com/golang-migrate/migrate/v4/database"
@@ -44,8 +47,9 @@ func TestMigrateTxControlStatement(t *testing.T) {
 		// A standard-string containing a backslash does not escape the quote.
 		{`SELECT 'C:\'; COMMIT;`, "COMMIT", 1},
 		{"UPDATE t SET note = 'begin'; -- end\n", "", 0},
-		// Conservative on BEGIN ATOMIC bodies: END after ; is taken for one.
-		{"CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;", "END", 1},
+		// BEGIN ATOMIC bodies stay in their statement.
+		{"CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;", "", 0},
+		{"CREATE OR REPLACE PROCEDURE p() LANGUAGE sql BEGIN ATOMIC SELECT CASE WHEN true THEN 1 END; SELECT 2; END;\nCOMMIT;", "COMMIT", 2},
 		{"SELECT 'unterminated", "", 0},
 		{"SELECT $$unterminated", "", 0},
 	}
@@ -140,5 +144,103 @@ func TestMigrateErrorLine(t *testing.T) {
 	}
 	if got := errorLine(q, errors.New("x")); got != 0 {
 		t.Fatalf("errorLine without position = %d", got)
+	}
+}
+
+func TestMigrateLoadClassifiesFiles(t *testing.T) {
+	files := func(kv ...string) fstest.MapFS {
+		m := fstest.MapFS{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = &fstest.MapFile{Data: []byte(kv[i+1])}
+		}
+		return m
+	}
+	// CONCURRENTLY in CREATE/DROP INDEX and REINDEX joins the creation's
+	// transaction without the keyword; the file itself stays non-transactional
+	// for upgrades of existing tenants.
+	set, err := loadSet("tenant", files(
+		"1_a.up.sql", "CREATE TABLE a (id int, note text);",
+		"2_b.up.sql", "-- comment: CONCURRENTLY\nCREATE INDEX CONCURRENTLY IF NOT EXISTS a_note ON a (note);",
+		"2_b.down.sql", "DROP INDEX CONCURRENTLY a_note;",
+		"3_c.up.sql", "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT 'CREATE INDEX CONCURRENTLY x' $$;",
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.staged != nil {
+		t.Fatalf("staged = %v, want one-transaction creation", set.staged.version)
+	}
+	f := set.files[1]
+	if f.upTx.transactional() || f.upTx.noTx != "CREATE INDEX CONCURRENTLY" || f.upTx.noTxLine != 2 || !f.upTx.ok ||
+		f.upTx.inTx != "-- comment: CONCURRENTLY\nCREATE INDEX  IF NOT EXISTS a_note ON a (note);" || f.downTx.transactional() {
+		t.Fatalf("file 2 classified %+v / %+v", f.upTx, f.downTx)
+	}
+	if !set.files[0].upTx.transactional() || !set.files[2].upTx.transactional() {
+		t.Fatal("plain files are not transactional")
+	}
+	for _, body := range []string{"BEGIN;\nCREATE TABLE b (id int);\nCOMMIT;", "VACUUM a;", "ALTER TABLE a DETACH PARTITION p CONCURRENTLY;"} {
+		set, err := loadSet("tenant", files("1_a.up.sql", "CREATE TABLE a (id int);", "2_b.up.sql", body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if set.staged == nil || set.staged.version != 2 || set.files[1].upTx.transactional() {
+			t.Fatalf("%q: not staged", body)
+		}
+	}
+	// A value added to an enum cannot be used in the transaction that added it:
+	// a later file that uses it makes creation go file by file.
+	enum := func(third string) *migrationSet {
+		set, err := loadSet("tenant", files(
+			"1_a.up.sql", "CREATE TYPE state AS ENUM ('draft'); CREATE TABLE a (s state);",
+			"2_b.up.sql", "ALTER TYPE state ADD VALUE IF NOT EXISTS 'it''s' BEFORE 'draft';",
+			"3_c.up.sql", third))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return set
+	}
+	if set := enum("INSERT INTO a VALUES ('it''s');"); set.staged == nil || set.staged.version != 3 ||
+		!slices.Equal(set.files[1].upTx.enumValues, []string{"'it''s'"}) {
+		t.Fatalf("use of a new enum value: staged %v, values %q", set.staged, set.files[1].upTx.enumValues)
+	}
+	if set := enum("INSERT INTO a VALUES ('draft');"); set.staged != nil {
+		t.Fatal("no use of the new value, yet staged")
+	}
+}
+
+func TestMigrateCreateGateBoundsLocks(t *testing.T) {
+	g := &createGate{budget: 1000}
+	ctx := context.Background()
+	// Unmeasured, a creation runs alone.
+	w, err := g.acquire(ctx, nil)
+	if err != nil || w != 1000 {
+		t.Fatalf("first acquire = %d, %v", w, err)
+	}
+	g.observe(300) // 300 + 300/8 + 8 = 345
+	g.release(w)
+	// Measured: two fit (690), a third waits until one is released.
+	w1, _ := g.acquire(ctx, nil)
+	w2, _ := g.acquire(ctx, nil)
+	if w1 != 345 || w2 != 345 || g.used != 690 {
+		t.Fatalf("weights %d %d, used %d", w1, w2, g.used)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := g.acquire(cctx, nil); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a third creation did not wait: %v", err)
+	}
+	got := make(chan int)
+	go func() {
+		w, _ := g.acquire(ctx, nil)
+		got <- w
+	}()
+	g.release(w1)
+	if w3 := <-got; w3 != 345 {
+		t.Fatalf("third weight %d", w3)
+	}
+	// A creation bigger than the budget runs alone rather than never.
+	g2 := &createGate{budget: 100, estimate: 5000}
+	if w, err := g2.acquire(ctx, nil); err != nil || w != 100 {
+		t.Fatalf("oversized = %d, %v", w, err)
 	}
 }

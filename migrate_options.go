@@ -32,6 +32,9 @@ type migratorConfig struct {
 	lockTimeout time.Duration
 	concurrency int
 	logger      *slog.Logger
+	template    string // WithCloneTemplate; "" for none
+	// safeFunctions: WithTenantSafeFunctions
+	safeFunctions bool
 }
 
 type migratorOptionFunc func(*migratorConfig) error

@@ -75,6 +75,9 @@ type runner struct {
 	dirty   bool      // its dirty flag
 	began   time.Time // when the current step's SQL started
 	runErr  error     // the error of the last Run, already translated
+	// recorded reports that the current (transactional) step's Run already
+	// recorded its version, in its own transaction.
+	recorded bool
 }
 
 var _ database.Driver = (*runner)(nil)
@@ -382,8 +385,14 @@ func (r *runner) Unlock() error {
 }
 
 // Run runs one migration's SQL with the caller's context, as the postgres
-// driver would (one simple query; PostgreSQL runs it as one implicit transaction
-// unless it contains its own transaction statements).
+// driver would: one simple query, which PostgreSQL runs as one implicit
+// transaction unless it contains its own transaction statements.
+//
+// A transactional step (see step.transactional) also records its version in
+// that query, after the file's SQL: the migration and its version commit
+// together or not at all, so that a failure or a cancellation leaves the schema
+// clean at the previous version instead of dirty (goose's way). SetVersion has
+// then skipped the dirty mark before, and skips the clean one after.
 func (r *runner) Run(body io.Reader) error {
 	st := r.steps[r.done]
 	b, err := io.ReadAll(body)
@@ -392,31 +401,54 @@ func (r *runner) Run(body io.Reader) error {
 		return r.runErr
 	}
 	q := string(b)
-	if strings.TrimSpace(q) == "" {
+	tx := st.transactional()
+	if strings.TrimSpace(q) == "" && !tx {
 		return nil
 	}
-	if _, err := r.conn.ExecContext(r.ctx, q); err != nil {
+	send := q
+	if tx {
+		// The newline ends a trailing -- comment; the semicolon a last statement
+		// written without one.
+		send = q + "\n;\n" + r.m.setVersionSQL(r.subj.schema, st.target)
+	}
+	if _, err := r.conn.ExecContext(r.ctx, send); err != nil {
 		e := r.fail(st.file.version, ctxErr(r.ctx, err))
 		e.Line = errorLine(q, err)
-		e.Dirty = true // golang-migrate marked it dirty before Run, and leaves it so
+		// golang-migrate marked a non-transactional step dirty before Run, and
+		// leaves it so. A transactional one was rolled back as a whole when the
+		// server reported the error; had the connection broken instead, the step
+		// committed with its version or not at all, and the version table says
+		// which: the schema is consistent either way, never dirty.
+		e.Dirty = !tx
 		r.runErr = e
 		return e
 	}
+	r.recorded = tx
 	return nil
 }
 
 // SetVersion records the version. A migration does not start (is not marked
-// dirty) once the caller's context is done.
+// dirty) once the caller's context is done. For a transactional step the dirty
+// mark is not written (its Run records the version in the migration's own
+// transaction), nor is the clean one its Run already wrote.
 func (r *runner) SetVersion(version int, dirty bool) error {
+	tx := r.done < len(r.steps) && r.steps[r.done].target == version && r.steps[r.done].transactional()
 	if dirty {
 		if err := r.ctx.Err(); err != nil {
 			return err
 		}
 		r.began = time.Now()
+		r.recorded = false
+		if tx {
+			return nil
+		}
 	}
-	if err := r.pg.SetVersion(version, dirty); err != nil {
-		return err
+	if !tx || dirty || !r.recorded {
+		if err := r.pg.SetVersion(version, dirty); err != nil {
+			return err
+		}
 	}
+	r.recorded = false
 	r.version, r.dirty = version, dirty
 	if !dirty && r.done < len(r.steps) && r.steps[r.done].target == version {
 		st := r.steps[r.done]
@@ -452,10 +484,19 @@ func (r *runner) applied() []uint {
 	return vs
 }
 
-// errorLine returns the line of query at which the server located err, or 0.
+// errorLine returns the line of query at which the server located err: from
+// the error's position, or, without one, the line of the query's only statement.
+// It returns 0 when it cannot tell (a position past query, which is then a
+// statement appended to it).
 func errorLine(query string, err error) int {
 	var pe *pq.Error
-	if !errors.As(err, &pe) || pe.Position == "" {
+	if !errors.As(err, &pe) {
+		return 0
+	}
+	if pe.Position == "" {
+		if sts := splitStatements(query); len(sts) == 1 {
+			return sts[0].Line
+		}
 		return 0
 	}
 	pos, perr := strconv.Atoi(pe.Position)
@@ -467,11 +508,14 @@ func errorLine(query string, err error) int {
 	for _, c := range query {
 		n++
 		if n >= pos {
-			break
+			return line
 		}
 		if c == '\n' {
 			line++
 		}
 	}
-	return line
+	if n+1 >= pos {
+		return line // at the very end
+	}
+	return 0
 }

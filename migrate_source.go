@@ -20,9 +20,11 @@ type migrationSet struct {
 	src   source.Driver // the iofs driver the set was read with
 	files []migrationFile
 	index map[uint]int // version → position in files
-	// txControl reports whether some up migration contains a statement that begins
-	// or ends a transaction (see txControlStatement).
-	txControl bool
+	// staged is the first up migration that cannot be part of a tenant's
+	// one-transaction creation (it controls its own transactions or has a
+	// statement that cannot run in one, other than a CONCURRENTLY that can be
+	// dropped), or nil: [Migrator.CreateTenant] then migrates file by file.
+	staged *migrationFile
 }
 
 type migrationFile struct {
@@ -31,6 +33,8 @@ type migrationFile struct {
 	up      string
 	down    string
 	hasDown bool
+	// upTx and downTx classify the up and down SQL (see classify).
+	upTx, downTx txClass
 }
 
 // loadSet reads every migration of fsys (files named like golang-migrate's
@@ -51,9 +55,6 @@ func loadSet(kind string, fsys fs.FS) (*migrationSet, error) {
 		if ferr != nil {
 			return nil, fmt.Errorf("%s migrations: %w", kind, ferr)
 		}
-		if kw, _ := txControlStatement(f.up); kw != "" {
-			set.txControl = true
-		}
 		set.index[v] = len(set.files)
 		set.files = append(set.files, f)
 		v, err = src.Next(v)
@@ -63,6 +64,22 @@ func loadSet(kind string, fsys fs.FS) (*migrationSet, error) {
 	}
 	if len(set.files) == 0 {
 		return nil, fmt.Errorf("%s migrations: no files named like 1_title.up.sql at the root of the fs.FS", kind)
+	}
+	for i := range set.files {
+		if f := &set.files[i]; !f.upTx.ok && set.staged == nil {
+			set.staged = f
+		}
+	}
+	// A file that uses an enum value an earlier file added (as a string
+	// constant) cannot run in the transaction that added it.
+	for i := range set.files {
+		for _, v := range set.files[i].upTx.enumValues {
+			for j := i + 1; j < len(set.files) && set.staged == nil; j++ {
+				if strings.Contains(set.files[j].up, v) {
+					set.staged = &set.files[j]
+				}
+			}
+		}
 	}
 	return set, nil
 }
@@ -86,6 +103,7 @@ func readFile(src source.Driver, v uint) (migrationFile, error) {
 	if f.up, err = readAll(r); err != nil {
 		return f, fmt.Errorf("version %d up: %w", v, err)
 	}
+	f.upTx = classify(f.up)
 	r, _, err = src.ReadDown(v)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -95,6 +113,7 @@ func readFile(src source.Driver, v uint) (migrationFile, error) {
 		if f.down, err = readAll(r); err != nil {
 			return f, fmt.Errorf("version %d down: %w", v, err)
 		}
+		f.downTx = classify(f.down)
 		f.hasDown = true
 	}
 	return f, nil
@@ -152,6 +171,15 @@ func (st step) sql() string {
 	return st.file.up
 }
 
+// transactional reports whether the step runs as one transaction together with
+// the update of the version table, so that it never leaves the schema dirty.
+func (st step) transactional() bool {
+	if st.down {
+		return st.file.downTx.transactional()
+	}
+	return st.file.upTx.transactional()
+}
+
 // upSteps returns the migrations that take a schema at cur to target (which the
 // caller resolved), oldest first. A schema at or beyond target needs none: an
 // upgrade never reverts anything. cur must be 0 or one of the set's versions.
@@ -206,104 +234,87 @@ func (s *migrationSet) downSteps(cur uint, n int) ([]step, error) {
 
 // txControlStatement returns the first keyword and the line of the first
 // statement of sql that begins or ends a transaction (BEGIN, START TRANSACTION,
-// COMMIT, END, ROLLBACK, ABORT, PREPARE TRANSACTION), or "" if there is none.
-//
-// golang-migrate runs each migration file as one simple query, which PostgreSQL
-// runs as one implicit transaction, and a file may contain its own BEGIN/COMMIT.
-// [Migrator.CreateTenant] runs all tenant migrations in one transaction of its own,
-// which such a statement would end early, so it falls back to running them one by
-// one when this finds one. The scan skips comments, quoted identifiers, string
-// constants (standard, E-prefixed and dollar-quoted); a false positive (END closing a
-// BEGIN ATOMIC function body, say) only costs that fallback.
+// COMMIT, END, ROLLBACK, ABORT, PREPARE TRANSACTION), or "" if there is none. See
+// splitStatements for what the scan skips.
 func txControlStatement(sql string) (keyword string, line int) {
-	line = 1
-	atStart := true
-	for i := 0; i < len(sql); {
-		c := sql[i]
-		switch {
-		case c == '\n':
-			line++
-			i++
-		case c == ' ' || c == '\t' || c == '\r' || c == '\f':
-			i++
-		case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
-			for i < len(sql) && sql[i] != '\n' {
-				i++
-			}
-		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
-			depth := 0
-			for i < len(sql) {
-				switch {
-				case strings.HasPrefix(sql[i:], "/*"):
-					depth++
-					i += 2
-				case strings.HasPrefix(sql[i:], "*/"):
-					depth--
-					i += 2
-				default:
-					if sql[i] == '\n' {
-						line++
-					}
-					i++
-				}
-				if depth == 0 {
-					break
-				}
-			}
-		case c == ';':
-			atStart = true
-			i++
-		case c == '\'' || c == '"':
-			escapes := c == '\'' && i > 0 && (sql[i-1] == 'e' || sql[i-1] == 'E') &&
-				(i == 1 || !isIdentByte(sql[i-2]))
-			i = skipQuoted(sql, i, escapes, &line)
-			atStart = false
-		case c == '$':
-			if end, ok := dollarTag(sql, i); ok {
-				tag := sql[i:end]
-				j := strings.Index(sql[end:], tag)
-				if j < 0 {
-					return "", 0 // unterminated: the server will reject the file anyway
-				}
-				line += strings.Count(sql[i:end+j], "\n")
-				i = end + j + len(tag)
-			} else {
-				i++
-			}
-			atStart = false
-		case isIdentByte(c):
-			j := i
-			for j < len(sql) && isIdentByte(sql[j]) {
-				j++
-			}
-			if atStart {
-				word := strings.ToUpper(sql[i:j])
-				switch word {
-				case "BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT":
-					return word, line
-				case "PREPARE":
-					k := j
-					for k < len(sql) && (sql[k] == ' ' || sql[k] == '\t' || sql[k] == '\n' || sql[k] == '\r') {
-						k++
-					}
-					e := k
-					for e < len(sql) && isIdentByte(sql[e]) {
-						e++
-					}
-					if strings.EqualFold(sql[k:e], "TRANSACTION") {
-						return "PREPARE TRANSACTION", line
-					}
-				}
-			}
-			atStart = false
-			i = j
-		default:
-			atStart = false
-			i++
+	for _, st := range splitStatements(sql) {
+		if kw := st.txControl(); kw != "" {
+			return kw, st.Line
 		}
 	}
 	return "", 0
 }
+
+// txClass is what loading found about one migration file's SQL.
+type txClass struct {
+	// own is the first transaction statement of the file (BEGIN, COMMIT, ...)
+	// and where, "" if none: the file controls its own transactions.
+	own     string
+	ownLine int
+	// noTx describes the first statement that cannot run inside a transaction
+	// block (CREATE INDEX CONCURRENTLY, VACUUM, ...), "" if none.
+	noTx     string
+	noTxLine int
+	// inTx is the file's SQL in a form that can run inside a larger transaction
+	// on a schema nobody else can see yet (a tenant being created): the file
+	// itself, or the file with CONCURRENTLY dropped from its CREATE INDEX, DROP
+	// INDEX and REINDEX statements, which only matters to concurrent readers.
+	// ok is false if there is no such form (own transactions, VACUUM, ...).
+	inTx string
+	ok   bool
+	// enumValues are the string constants (quotes included) of the enum values
+	// the file adds with ALTER TYPE ... ADD VALUE: PostgreSQL refuses to use such
+	// a value in the transaction that added it (55P04), so a later file that
+	// uses one cannot join the same creation transaction.
+	enumValues []string
+}
+
+// classify reads the statements of one file.
+func classify(sql string) txClass {
+	var c txClass
+	var cuts []int // offsets of CONCURRENTLY keywords to drop for inTx
+	stripOK := true
+	for _, st := range splitStatements(sql) {
+		if kw := st.txControl(); kw != "" && c.own == "" {
+			c.own, c.ownLine = kw, st.Line
+		}
+		if v := st.addedEnumValue(sql); v != "" {
+			c.enumValues = append(c.enumValues, v)
+		}
+		if what, conc := st.noTransaction(); what != "" {
+			if c.noTx == "" {
+				c.noTx, c.noTxLine = what, st.Line
+			}
+			if conc >= 0 {
+				cuts = append(cuts, conc)
+			} else {
+				stripOK = false
+			}
+		}
+	}
+	if c.own != "" || !stripOK {
+		return c
+	}
+	c.ok = true
+	if len(cuts) == 0 {
+		c.inTx = sql
+		return c
+	}
+	var b strings.Builder
+	last := 0
+	for _, p := range cuts {
+		b.WriteString(sql[last:p])
+		last = p + len("CONCURRENTLY")
+	}
+	b.WriteString(sql[last:])
+	c.inTx = b.String()
+	return c
+}
+
+// transactional reports whether a step's SQL can run as one transaction together
+// with the version table's update: it neither controls its own transactions nor
+// contains a statement that cannot run inside one.
+func (c txClass) transactional() bool { return c.own == "" && c.noTx == "" }
 
 func isIdentByte(c byte) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
@@ -321,8 +332,11 @@ func skipQuoted(sql string, i int, escapes bool, line *int) int {
 		case c == '\n':
 			*line++
 		case escapes && c == '\\':
+			if i+1 == len(sql) {
+				return len(sql) // a backslash at the very end escapes nothing
+			}
 			i++
-			if i < len(sql) && sql[i] == '\n' {
+			if sql[i] == '\n' {
 				*line++
 			}
 		case c == q:

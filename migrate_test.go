@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -478,7 +479,7 @@ func TestMigratorPlanChangesNothing(t *testing.T) {
 	}
 }
 
-func TestMigratorFailedMigrationIsDirtyAndTranslated(t *testing.T) {
+func TestMigratorFailedMigrationIsCleanAndTranslated(t *testing.T) {
 	t.Parallel()
 	tfs := tenantFS(t, map[string]string{
 		// The error is on line 3 of the file.
@@ -494,22 +495,55 @@ func TestMigratorFailedMigrationIsDirtyAndTranslated(t *testing.T) {
 	if !errors.As(err, &me) {
 		t.Fatalf("Upgrade with a failing migration: %v (%T), want *MigrationError", err, err)
 	}
-	if me.Schema != "acme" || me.Version != 3 || me.Line != 3 || !me.Dirty || me.TenantID == 0 || me.Op != "upgrade" {
+	if me.Schema != "acme" || me.Version != 3 || me.Line != 3 || me.Dirty || me.TenantID == 0 || me.Op != "upgrade" {
 		t.Fatalf("MigrationError = %+v", me)
 	}
 	var pe *pq.Error
 	if !errors.As(err, &pe) || pe.Code != "42703" {
 		t.Fatalf("the *pq.Error is not reachable: %v", err)
 	}
-	if strings.Contains(err.Error(), "CREATE TABLE") {
-		t.Fatalf("the error message contains the migration's SQL: %v", err)
+	if strings.Contains(err.Error(), "CREATE TABLE") || strings.Contains(err.Error(), "dirty") {
+		t.Fatalf("the error message contains the migration's SQL or says dirty: %v", err)
+	}
+	// The file ran as one transaction with its version: nothing of it is left,
+	// and the schema is clean at the previous version.
+	if res.Dirty || res.From != 2 || res.To != 2 || len(res.Applied) != 0 {
+		t.Fatalf("Result = %+v, want 2→2 clean", res)
+	}
+	if e.count(t, `SELECT count(*) FROM pg_tables WHERE schemaname = 'acme' AND tablename = 'fine'`) != 0 {
+		t.Fatal("the failed migration's first statement survived")
+	}
+	if v, d := e.version(t, "acme"); v != 2 || d {
+		t.Fatalf("version table %d/%v, want 2/clean", v, d)
+	}
+	st, err := m3.Status(ctx, "acme")
+	if err != nil || st.Dirty || st.Version != 2 || st.Pending != 1 {
+		t.Fatalf("Status = %+v, %v", st, err)
+	}
+}
+
+func TestMigratorFailedOwnTransactionIsDirty(t *testing.T) {
+	t.Parallel()
+	// A file that controls its own transactions: what it committed stays, so the
+	// schema is dirty at it.
+	tfs := tenantFS(t, map[string]string{
+		"000003_bad.up.sql":   "BEGIN;\nCREATE TABLE fine (id int);\nCOMMIT;\nSELECT no_such_column FROM fine;\n",
+		"000003_bad.down.sql": "DROP TABLE fine;",
+	})
+	e := newMigEnv(t, migrations.Shared, migrations.Tenant).ready(t)
+	ctx := context.Background()
+	e.create(t, "acme")
+	_, _, m3 := openMigrator(t, e.dsn, migrations.Shared, tfs)
+	res, err := m3.Upgrade(ctx, "acme")
+	var me *tenancy.MigrationError
+	if !errors.As(err, &me) || me.Version != 3 || me.Line != 4 || !me.Dirty {
+		t.Fatalf("Upgrade with a failing migration: %v, want a dirty *MigrationError at 3, line 4", err)
 	}
 	if !res.Dirty || res.From != 2 || res.To != 3 || len(res.Applied) != 0 {
 		t.Fatalf("Result = %+v, want 2→3 dirty", res)
 	}
-	// The file ran as one transaction: its first statement was rolled back.
-	if e.count(t, `SELECT count(*) FROM pg_tables WHERE schemaname = 'acme' AND tablename = 'fine'`) != 0 {
-		t.Fatal("the failed migration's first statement survived")
+	if e.count(t, `SELECT count(*) FROM pg_tables WHERE schemaname = 'acme' AND tablename = 'fine'`) != 1 {
+		t.Fatal("the committed part of the migration is missing")
 	}
 	// Dirty: every run refuses, naming tenant and version, until Force.
 	for name, f := range map[string]func() error{
@@ -580,8 +614,10 @@ END $$;`,
 	if !errors.Is(out.err, context.Canceled) {
 		t.Fatalf("cancelled Upgrade: %v, want context.Canceled", out.err)
 	}
-	if !out.res.Dirty || out.res.To != 3 {
-		t.Fatalf("cancelled mid-migration: %+v, want dirty at 3", out.res)
+	// The migration ran as one transaction with its version: cancelled, it
+	// leaves the schema clean where it was.
+	if out.res.Dirty || out.res.To != 2 {
+		t.Fatalf("cancelled mid-migration: %+v, want clean at 2", out.res)
 	}
 	mustExec(t, e.admin, `DROP TABLE public.sleep_marker`)
 	// The session is gone, and every lock with it: nothing waits for it to end.
@@ -591,17 +627,14 @@ END $$;`,
 	if n := e.advisoryLocks(t); n != 0 {
 		t.Fatalf("%d advisory locks survive the cancelled run", n)
 	}
+	if v, d := e.version(t, "acme"); v != 2 || d {
+		t.Fatalf("version table after cancel: %d/%v, want 2/clean", v, d)
+	}
 	// A new run gets the lock at once (it would fail with ErrLocked after 3s if
-	// it were held) and finds the schema dirty; after Force it completes.
-	if _, err := m3.Upgrade(context.Background(), "acme"); !errors.Is(err, tenancy.ErrDirty) {
-		t.Fatalf("Upgrade after cancel: %v, want ErrDirty", err)
-	}
-	if err := m3.Force(context.Background(), "acme", 2); err != nil {
-		t.Fatal(err)
-	}
+	// it were held) and completes, with no Force needed.
 	res, err := m3.Upgrade(context.Background(), "acme")
 	if err != nil || res.To != 3 || !slices.Equal(res.Applied, []uint{3}) {
-		t.Fatalf("Upgrade after Force = %+v, %v", res, err)
+		t.Fatalf("Upgrade after cancel = %+v, %v", res, err)
 	}
 	if n := e.advisoryLocks(t); n != 0 {
 		t.Fatalf("%d advisory locks after a completed run", n)
@@ -790,4 +823,77 @@ func TestMigratorCustomSharedSchemaAndVersionTable(t *testing.T) {
 	if st, err := m.Status(ctx, "common"); err != nil || st.Version != 2 || st.Head != 2 {
 		t.Fatalf("Status(common): %+v, %v", st, err)
 	}
+}
+
+func TestMigratorCancelAtRandomPointsNeverLeavesDirty(t *testing.T) {
+	t.Parallel()
+	// 30 transactional migrations, each creating one table and writing a row;
+	// every 7th also sleeps a little, so that cancellations land mid-statement as
+	// well as between migrations. Whatever the point of cancellation, the schema
+	// must be clean at a version whose tables are exactly those it has.
+	const n = 30
+	files := map[string]string{}
+	for i := 1; i <= n; i++ {
+		body := fmt.Sprintf("CREATE TABLE t%02d (id int PRIMARY KEY);\nINSERT INTO t%02d VALUES (%d);", i, i, i)
+		if i%7 == 0 {
+			body += "\nSELECT pg_sleep(0.02);"
+		}
+		files[fmt.Sprintf("%d_t%02d.up.sql", i, i)] = body
+		files[fmt.Sprintf("%d_t%02d.down.sql", i, i)] = fmt.Sprintf("DROP TABLE t%02d;", i)
+	}
+	tfs := mapFS(files)
+	e := newMigEnv(t, migrations.Shared, tfs).ready(t)
+	e.register(t, "acme")
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 14))
+	seenPartial := false
+	for round := 0; round < 12; round++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		timer := time.AfterFunc(time.Duration(rng.IntN(150_000))*time.Microsecond, cancel)
+		var res tenancy.Result
+		var err error
+		if cur := e.mustStatus(t, "acme").Version; round%3 == 2 && cur > 0 {
+			res, err = e.m.Downgrade(ctx, "acme", int(cur))
+		} else {
+			res, err = e.m.Upgrade(ctx, "acme")
+		}
+		timer.Stop()
+		cancel()
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if res.Dirty {
+			t.Fatalf("round %d: result dirty: %+v", round, res)
+		}
+		v, d := int64(-1), false // (a run cancelled very early may not have created the version table)
+		if e.count(t, `SELECT count(*) FROM pg_tables WHERE schemaname = 'acme' AND tablename = 'schema_migrations'`) == 1 {
+			v, d = e.version(t, "acme")
+		}
+		if d {
+			t.Fatalf("round %d: the schema is dirty at %d after a cancellation", round, v)
+		}
+		v = max(v, 0)
+		// (A run cancelled before it read the version reports 0 → 0.)
+		if uint(v) != res.To && (err == nil || res.From != 0 || res.To != 0) {
+			t.Fatalf("round %d: Result.To = %d, version table %d", round, res.To, v)
+		}
+		if got := e.count(t, `SELECT count(*) FROM pg_tables WHERE schemaname = 'acme' AND tablename ~ '^t[0-9]+$'`); got != int(v) {
+			t.Fatalf("round %d: version %d with %d tables", round, v, got)
+		}
+		if v > 0 && v < n {
+			seenPartial = true
+		}
+	}
+	if res, err := e.m.Upgrade(context.Background(), "acme"); err != nil || res.To != n {
+		t.Fatalf("final Upgrade = %+v, %v", res, err)
+	}
+	t.Logf("a cancellation left a partial run: %v", seenPartial)
+}
+
+func (e *migEnv) mustStatus(t testing.TB, schema string) tenancy.Status {
+	t.Helper()
+	st, err := e.m.Status(context.Background(), schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

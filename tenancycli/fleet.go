@@ -2,12 +2,16 @@ package tenancycli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"sync"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -18,13 +22,22 @@ func (c *cli) fleetUpgrade(ctx context.Context, fs *flag.FlagSet, args []string)
 	conc := fs.Int("concurrency", 0, "how many tenants to migrate at once (0: the Migrator's default)")
 	list := fs.String("tenants", "", "comma-separated `schemas` to upgrade (default: every tenant)")
 	version := fs.Uint("version", 0, "target `version` (0: the newest)")
+	canary := fs.Int("canary", 0, "migrate this `many` tenants first; if one fails, start no other")
+	maxFail := fs.Int("max-failures", 0, "start no further tenant once this `many` have failed (0: no limit)")
+	dryRun := fs.Bool("dry-run", false, "list per tenant the migrations that would run; change nothing")
+	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (no progress, no table)")
 	if _, code, ok := c.parse(fs, args, 0, 0); !ok {
 		return code
 	}
-	if *conc < 0 {
+	switch {
+	case *conc < 0:
 		return c.usageError(fs, "--concurrency must not be negative, got %d", *conc)
+	case *canary < 0:
+		return c.usageError(fs, "--canary must not be negative, got %d", *canary)
+	case *maxFail < 0:
+		return c.usageError(fs, "--max-failures must not be negative, got %d", *maxFail)
 	}
-	opts := tenancy.FleetOptions{Target: *version, Concurrency: *conc}
+	opts := tenancy.FleetOptions{Target: *version, Concurrency: *conc, Canary: *canary, MaxFailures: *maxFail, DryRun: *dryRun}
 	if *list != "" {
 		for _, s := range strings.Split(*list, ",") {
 			if s = strings.TrimSpace(s); s != "" {
@@ -36,29 +49,30 @@ func (c *cli) fleetUpgrade(ctx context.Context, fs *flag.FlagSet, args []string)
 		}
 	}
 
-	p := &progress{w: c.Stdout, mode: c.progressMode(), start: time.Now()}
+	// A first interrupt (ctx ending, or SIGINT/SIGTERM) drains: the running
+	// tenants finish, no new one starts. A second one cancels those running.
+	runCtx, drain, stop := c.stopper(ctx, notifySignals)
+	defer stop()
+	opts.Drain = drain
+
+	mode := c.progressMode()
+	if *asJSON {
+		mode = ProgressNone
+	}
+	p := &progress{w: c.Stdout, mode: mode, start: time.Now()}
 	opts.Progress = p.update
-	rep, err := c.m.UpgradeFleet(ctx, opts)
+	rep, err := c.m.UpgradeFleet(runCtx, opts)
 	p.finish()
 
-	if len(rep.Tenants) > 0 {
-		w := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(w, "SCHEMA\tFROM\tTO\tRESULT\tDURATION\tERROR")
-		for _, tr := range rep.Tenants {
-			errText := ""
-			if tr.Err != nil && !notRun(tr) {
-				errText = tr.Err.Error()
-			}
-			took := "-" // skipped, or not run: no connection was opened
-			if tr.Duration > 0 {
-				took = ms(tr.Duration)
-			}
-			fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s\n", tr.Schema, tr.From, tr.To, outcome(tr), took, errText)
+	if *asJSON {
+		enc := json.NewEncoder(c.Stdout)
+		enc.SetIndent("", "  ")
+		if jerr := enc.Encode(fleetJSON(rep)); jerr != nil {
+			return c.fail(jerr)
 		}
-		w.Flush()
+	} else {
+		c.printFleet(rep)
 	}
-	fmt.Fprintf(c.Stdout, "fleet upgrade: %d upgraded, %d skipped, %d failed, %d not run, in %s\n",
-		rep.Upgraded, rep.Skipped, rep.Failed, rep.NotRun, ms(rep.Duration))
 
 	var fe *tenancy.FleetError
 	switch {
@@ -71,9 +85,169 @@ func (c *cli) fleetUpgrade(ctx context.Context, fs *flag.FlagSet, args []string)
 			fmt.Fprintf(c.Stderr, "hint: dirty tenants need a repair by hand and '%s force <schema> <version>'; "+
 				"running fleet-upgrade again retries the others and skips those done\n", c.Name)
 		}
+		if fe.NotRun > 0 {
+			fmt.Fprintf(c.Stderr, "%s: stopped (%s): %d tenants not run; running fleet-upgrade again resumes\n", c.Name, fe.Stopped, fe.NotRun)
+		}
+		return ExitFailure
+	case errors.Is(err, tenancy.ErrFleetStopped) || rep.NotRun > 0:
+		fmt.Fprintf(c.Stderr, "%s: stopped (%s): %d tenants not run; running fleet-upgrade again resumes\n", c.Name, rep.Stopped, rep.NotRun)
 		return ExitFailure
 	}
 	return c.fail(err)
+}
+
+// printFleet prints the report's table and summary line.
+func (c *cli) printFleet(rep tenancy.FleetReport) {
+	if len(rep.Tenants) > 0 {
+		w := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
+		if rep.DryRun {
+			fmt.Fprintln(w, "SCHEMA\tFROM\tTO\tWOULD RUN\tERROR")
+		} else {
+			fmt.Fprintln(w, "SCHEMA\tFROM\tTO\tRESULT\tDURATION\tERROR")
+		}
+		for _, tr := range rep.Tenants {
+			errText := ""
+			if tr.Err != nil && !tr.NotRun {
+				errText = tr.Err.Error()
+			}
+			if rep.DryRun {
+				to, run := tr.To, "-"
+				if len(tr.Planned) > 0 {
+					to, run = tr.Planned[len(tr.Planned)-1], versions(tr.Planned)
+				}
+				fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\n", tr.Schema, tr.From, to, run, errText)
+				continue
+			}
+			took := "-" // skipped, or not run: no connection was opened
+			if tr.Duration > 0 {
+				took = ms(tr.Duration)
+			}
+			fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s\n", tr.Schema, tr.From, tr.To, outcome(tr), took, errText)
+		}
+		w.Flush()
+	}
+	if rep.DryRun {
+		fmt.Fprintf(c.Stdout, "fleet upgrade (dry run): %d would be upgraded, %d skipped, %d failed; nothing was changed\n",
+			rep.Upgraded, rep.Skipped, rep.Failed)
+		return
+	}
+	fmt.Fprintf(c.Stdout, "fleet upgrade: %d upgraded, %d skipped, %d failed, %d not run, in %s\n",
+		rep.Upgraded, rep.Skipped, rep.Failed, rep.NotRun, ms(rep.Duration))
+}
+
+// notifySignals is signal.Notify for SIGINT and SIGTERM; tests replace it.
+func notifySignals(ch chan<- os.Signal) func() {
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	return func() { signal.Stop(ch) }
+}
+
+// stopper turns interrupts into the two stages of stopping a fleet run. The
+// returned context is detached from ctx: ctx ending (a program that cancels its
+// context on the first Ctrl-C, as signal.NotifyContext does) or a first
+// SIGINT/SIGTERM closes drain; a second signal cancels the returned context,
+// which cancels the migrations running. notify registers for the signals (and
+// returns its undo). stop releases everything.
+func (c *cli) stopper(ctx context.Context, notify func(chan<- os.Signal) func()) (context.Context, <-chan struct{}, func()) {
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	drain := make(chan struct{})
+	sigs := make(chan os.Signal, 2)
+	unnotify := notify(sigs)
+	finished := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		draining, signals := false, 0
+		startDrain := func() {
+			if !draining {
+				draining = true
+				close(drain)
+				fmt.Fprintf(c.Stderr, "%s: stopping: the running tenants finish, no new one starts; interrupt again to cancel them\n", c.Name)
+			}
+		}
+		done := ctx.Done()
+		for {
+			select {
+			case <-done:
+				done = nil
+				startDrain()
+			case <-sigs:
+				// The first signal may also have ended ctx: only a second signal
+				// cancels.
+				signals++
+				startDrain()
+				if signals >= 2 {
+					fmt.Fprintf(c.Stderr, "%s: cancelling the running migrations\n", c.Name)
+					cancel()
+					return
+				}
+			case <-finished:
+				return
+			}
+		}
+	}()
+	return runCtx, drain, func() {
+		unnotify()
+		close(finished)
+		wg.Wait()
+		cancel()
+	}
+}
+
+// fleetReportJSON is the --json form of a fleet report.
+type fleetReportJSON struct {
+	DryRun     bool               `json:"dry_run"`
+	Shared     resultJSON         `json:"shared"`
+	Tenants    []tenantResultJSON `json:"tenants"`
+	Upgraded   int                `json:"upgraded"`
+	Skipped    int                `json:"skipped"`
+	Failed     int                `json:"failed"`
+	NotRun     int                `json:"not_run"`
+	Stopped    string             `json:"stopped,omitempty"`
+	DurationMS float64            `json:"duration_ms"`
+}
+
+type resultJSON struct {
+	Schema     string  `json:"schema"`
+	From       uint    `json:"from"`
+	To         uint    `json:"to"`
+	Applied    []uint  `json:"applied"`
+	Dirty      bool    `json:"dirty"`
+	DurationMS float64 `json:"duration_ms"`
+}
+
+type tenantResultJSON struct {
+	resultJSON
+	TenantID int64  `json:"tenant_id"`
+	Result   string `json:"result"` // upgraded, skipped, failed, not run, planned
+	Planned  []uint `json:"planned,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+func toResultJSON(r tenancy.Result) resultJSON {
+	applied := r.Applied
+	if applied == nil {
+		applied = []uint{}
+	}
+	return resultJSON{Schema: r.Schema, From: r.From, To: r.To, Applied: applied, Dirty: r.Dirty,
+		DurationMS: float64(r.Duration) / float64(time.Millisecond)}
+}
+
+func fleetJSON(rep tenancy.FleetReport) fleetReportJSON {
+	out := fleetReportJSON{DryRun: rep.DryRun, Shared: toResultJSON(rep.Shared), Tenants: []tenantResultJSON{},
+		Upgraded: rep.Upgraded, Skipped: rep.Skipped, Failed: rep.Failed, NotRun: rep.NotRun, Stopped: rep.Stopped,
+		DurationMS: float64(rep.Duration) / float64(time.Millisecond)}
+	for _, tr := range rep.Tenants {
+		t := tenantResultJSON{resultJSON: toResultJSON(tr.Result), TenantID: tr.TenantID, Result: outcome(tr), Planned: tr.Planned}
+		if rep.DryRun && tr.Err == nil && len(tr.Planned) > 0 {
+			t.Result = "planned"
+		}
+		if tr.Err != nil {
+			t.Error = tr.Err.Error()
+		}
+		out.Tenants = append(out.Tenants, t)
+	}
+	return out
 }
 
 // progressMode resolves ProgressAuto: a bar on a terminal, lines otherwise.
@@ -154,16 +328,10 @@ func (p *progress) finish() {
 	}
 }
 
-// notRun reports whether tr is a tenant the run did not get to (its context
-// ended first): UpgradeFleet gives those the bare context error.
-func notRun(tr tenancy.TenantResult) bool {
-	return tr.Err == context.Canceled || tr.Err == context.DeadlineExceeded //nolint:errorlint // the bare sentinel marks it
-}
-
 // outcome is the RESULT column.
 func outcome(tr tenancy.TenantResult) string {
 	switch {
-	case notRun(tr):
+	case tr.NotRun:
 		return "not run"
 	case tr.Err != nil:
 		return "FAILED"

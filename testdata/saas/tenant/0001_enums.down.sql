@@ -1,0 +1,3 @@
+DROP TYPE audit_action;
+DROP TYPE invoice_state;
+DROP TYPE member_role;

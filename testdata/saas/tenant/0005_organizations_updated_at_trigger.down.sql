@@ -1,0 +1,1 @@
+DROP TRIGGER organizations_set_updated_at ON organizations;

@@ -1,0 +1,2 @@
+DROP VIEW organizations_live;
+DROP FUNCTION organizations_live_count();

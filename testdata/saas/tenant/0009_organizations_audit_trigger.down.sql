@@ -1,0 +1,1 @@
+DROP TRIGGER organizations_audit ON organizations;

@@ -1,0 +1,2 @@
+CREATE TRIGGER organizations_audit AFTER INSERT OR UPDATE OR DELETE ON organizations
+  FOR EACH ROW EXECUTE FUNCTION audit_row();

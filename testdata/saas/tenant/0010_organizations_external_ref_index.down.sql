@@ -1,0 +1,1 @@
+DROP INDEX organizations_external_ref_idx;

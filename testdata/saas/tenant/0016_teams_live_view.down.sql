@@ -1,0 +1,2 @@
+DROP VIEW teams_live;
+DROP FUNCTION teams_live_count();

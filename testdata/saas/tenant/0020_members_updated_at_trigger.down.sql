@@ -1,0 +1,1 @@
+DROP TRIGGER members_set_updated_at ON members;

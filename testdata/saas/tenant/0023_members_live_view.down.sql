@@ -1,0 +1,2 @@
+DROP VIEW members_live;
+DROP FUNCTION members_live_count();

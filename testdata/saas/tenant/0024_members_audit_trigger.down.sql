@@ -1,0 +1,1 @@
+DROP TRIGGER members_audit ON members;

@@ -1,0 +1,2 @@
+DROP VIEW projects_live;
+DROP FUNCTION projects_live_count();

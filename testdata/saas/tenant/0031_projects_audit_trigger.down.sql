@@ -1,0 +1,1 @@
+DROP TRIGGER projects_audit ON projects;

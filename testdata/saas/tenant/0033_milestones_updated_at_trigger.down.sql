@@ -1,0 +1,1 @@
+DROP TRIGGER milestones_set_updated_at ON milestones;

@@ -1,0 +1,2 @@
+DROP INDEX milestones_name_live_key;
+DROP INDEX IF EXISTS milestones_project_idx;

@@ -1,0 +1,2 @@
+DROP VIEW milestones_live;
+DROP FUNCTION milestones_live_count();

@@ -1,0 +1,1 @@
+DROP TRIGGER milestones_audit ON milestones;

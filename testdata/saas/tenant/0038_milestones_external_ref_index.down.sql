@@ -1,0 +1,1 @@
+DROP INDEX milestones_external_ref_idx;

@@ -1,0 +1,2 @@
+DROP VIEW tasks_live;
+DROP FUNCTION tasks_live_count();

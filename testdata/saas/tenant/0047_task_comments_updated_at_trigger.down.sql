@@ -1,0 +1,1 @@
+DROP TRIGGER task_comments_set_updated_at ON task_comments;

@@ -1,0 +1,2 @@
+DROP VIEW task_comments_live;
+DROP FUNCTION task_comments_live_count();

@@ -1,0 +1,1 @@
+DROP TRIGGER task_comments_audit ON task_comments;

@@ -1,0 +1,2 @@
+CREATE TRIGGER task_comments_audit AFTER INSERT OR UPDATE OR DELETE ON task_comments
+  FOR EACH ROW EXECUTE FUNCTION audit_row();

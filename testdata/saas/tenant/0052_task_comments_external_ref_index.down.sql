@@ -1,0 +1,1 @@
+DROP INDEX task_comments_external_ref_idx;

@@ -1,0 +1,1 @@
+ALTER TYPE member_role ADD VALUE IF NOT EXISTS 'billing' AFTER 'admin';

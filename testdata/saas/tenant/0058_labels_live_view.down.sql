@@ -1,0 +1,2 @@
+DROP VIEW labels_live;
+DROP FUNCTION labels_live_count();

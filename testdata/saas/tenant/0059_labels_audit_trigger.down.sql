@@ -1,0 +1,1 @@
+DROP TRIGGER labels_audit ON labels;

@@ -1,0 +1,1 @@
+DELETE FROM labels WHERE name LIKE 'Example %';

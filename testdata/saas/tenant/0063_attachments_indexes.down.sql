@@ -1,0 +1,2 @@
+DROP INDEX attachments_name_live_key;
+DROP INDEX IF EXISTS attachments_task_idx;

@@ -1,0 +1,2 @@
+DROP VIEW attachments_live;
+DROP FUNCTION attachments_live_count();

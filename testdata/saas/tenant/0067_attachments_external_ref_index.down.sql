@@ -1,0 +1,1 @@
+DROP INDEX attachments_external_ref_idx;

@@ -1,0 +1,1 @@
+DROP TRIGGER customers_set_updated_at ON customers;

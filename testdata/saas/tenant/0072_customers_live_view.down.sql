@@ -1,0 +1,2 @@
+DROP VIEW customers_live;
+DROP FUNCTION customers_live_count();

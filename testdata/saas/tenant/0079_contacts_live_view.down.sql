@@ -1,0 +1,2 @@
+DROP VIEW contacts_live;
+DROP FUNCTION contacts_live_count();

@@ -1,0 +1,1 @@
+DROP TRIGGER contacts_audit ON contacts;

@@ -1,0 +1,1 @@
+DROP INDEX contacts_external_ref_idx;

@@ -1,0 +1,2 @@
+DROP VIEW products_live;
+DROP FUNCTION products_live_count();

@@ -1,0 +1,1 @@
+DROP TRIGGER products_audit ON products;

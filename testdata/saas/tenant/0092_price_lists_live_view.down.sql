@@ -1,0 +1,2 @@
+DROP VIEW price_lists_live;
+DROP FUNCTION price_lists_live_count();

@@ -1,0 +1,1 @@
+DROP TRIGGER price_lists_audit ON price_lists;

@@ -1,0 +1,2 @@
+CREATE TRIGGER price_lists_audit AFTER INSERT OR UPDATE OR DELETE ON price_lists
+  FOR EACH ROW EXECUTE FUNCTION audit_row();

@@ -1,0 +1,1 @@
+DROP INDEX price_lists_external_ref_idx;

@@ -1,0 +1,1 @@
+DELETE FROM price_lists WHERE name LIKE 'Example %';

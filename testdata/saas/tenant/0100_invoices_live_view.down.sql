@@ -1,0 +1,2 @@
+DROP VIEW invoices_live;
+DROP FUNCTION invoices_live_count();

@@ -1,0 +1,1 @@
+DROP TRIGGER invoices_audit ON invoices;

@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS invoices_created_at_idx;

@@ -1,0 +1,1 @@
+ALTER TABLE invoice_lines DROP COLUMN external_ref;

@@ -1,0 +1,2 @@
+DROP VIEW invoice_lines_live;
+DROP FUNCTION invoice_lines_live_count();

@@ -1,0 +1,1 @@
+DROP INDEX invoice_lines_external_ref_idx;

@@ -1,0 +1,1 @@
+DROP TRIGGER payments_set_updated_at ON payments;

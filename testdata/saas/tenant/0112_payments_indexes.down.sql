@@ -1,0 +1,2 @@
+DROP INDEX payments_name_live_key;
+DROP INDEX IF EXISTS payments_invoice_idx;

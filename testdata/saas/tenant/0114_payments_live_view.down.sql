@@ -1,0 +1,2 @@
+DROP VIEW payments_live;
+DROP FUNCTION payments_live_count();

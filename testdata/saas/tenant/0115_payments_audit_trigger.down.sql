@@ -1,0 +1,1 @@
+DROP TRIGGER payments_audit ON payments;

@@ -1,0 +1,1 @@
+-- PostgreSQL cannot remove an enum value: they stay.

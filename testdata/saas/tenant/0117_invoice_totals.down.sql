@@ -1,0 +1,2 @@
+DROP TRIGGER invoice_lines_total ON invoice_lines;
+DROP FUNCTION invoice_recompute_total();

@@ -1,0 +1,1 @@
+DROP TRIGGER subscriptions_set_updated_at ON subscriptions;

@@ -1,0 +1,2 @@
+DROP INDEX subscriptions_name_live_key;
+DROP INDEX IF EXISTS subscriptions_customer_idx;

@@ -1,0 +1,2 @@
+DROP VIEW subscriptions_live;
+DROP FUNCTION subscriptions_live_count();

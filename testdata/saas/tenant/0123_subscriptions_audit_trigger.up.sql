@@ -1,0 +1,2 @@
+CREATE TRIGGER subscriptions_audit AFTER INSERT OR UPDATE OR DELETE ON subscriptions
+  FOR EACH ROW EXECUTE FUNCTION audit_row();

@@ -1,0 +1,1 @@
+DROP INDEX subscriptions_external_ref_idx;

@@ -1,0 +1,2 @@
+DROP VIEW webhooks_live;
+DROP FUNCTION webhooks_live_count();

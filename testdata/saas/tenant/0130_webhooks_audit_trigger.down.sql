@@ -1,0 +1,1 @@
+DROP TRIGGER webhooks_audit ON webhooks;

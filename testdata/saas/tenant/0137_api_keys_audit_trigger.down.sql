@@ -1,0 +1,1 @@
+DROP TRIGGER api_keys_audit ON api_keys;

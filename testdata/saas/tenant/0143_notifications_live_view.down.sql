@@ -1,0 +1,2 @@
+DROP VIEW notifications_live;
+DROP FUNCTION notifications_live_count();

@@ -1,0 +1,1 @@
+DROP TRIGGER notifications_audit ON notifications;

@@ -1,0 +1,2 @@
+CREATE TRIGGER notifications_audit AFTER INSERT OR UPDATE OR DELETE ON notifications
+  FOR EACH ROW EXECUTE FUNCTION audit_row();

@@ -1,0 +1,2 @@
+DROP VIEW documents_live;
+DROP FUNCTION documents_live_count();

@@ -1,0 +1,1 @@
+DROP TRIGGER documents_audit ON documents;

@@ -1,0 +1,1 @@
+DROP INDEX documents_external_ref_idx;

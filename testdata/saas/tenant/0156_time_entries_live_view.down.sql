@@ -1,0 +1,2 @@
+DROP VIEW time_entries_live;
+DROP FUNCTION time_entries_live_count();

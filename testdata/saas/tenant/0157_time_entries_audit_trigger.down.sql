@@ -1,0 +1,1 @@
+DROP TRIGGER time_entries_audit ON time_entries;

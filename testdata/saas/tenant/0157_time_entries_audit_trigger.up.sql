@@ -1,0 +1,2 @@
+CREATE TRIGGER time_entries_audit AFTER INSERT OR UPDATE OR DELETE ON time_entries
+  FOR EACH ROW EXECUTE FUNCTION audit_row();

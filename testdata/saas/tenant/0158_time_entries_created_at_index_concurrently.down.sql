@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY IF EXISTS time_entries_created_at_idx;
