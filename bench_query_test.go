@@ -43,11 +43,14 @@ import (
 //
 // Every scenario runs at three one-way delays between client and server: none
 // (loopback), and 0.1 ms and 0.25 ms added by internal/latproxy, which shows what
-// round trips cost across a network. b.N operations run on each variant, in ten
-// rounds that alternate the variants (the first one rotates), each round with
-// -tenancy.par goroutines (GOMAXPROCS by default, as b.RunParallel).
+// round trips cost across a network. b.N operations run on each variant, in
+// rounds (at least ten, at most 50 operations per variant each) that alternate
+// the variants (the first one rotates), each with -tenancy.par goroutines
+// (GOMAXPROCS by default, as b.RunParallel).
 //
-// Metrics, per variant V: V-µs/op, V-rt/op (round trips per operation counted on
+// Metrics, per variant V: V-µs/op (wall time over operations, with -tenancy.par
+// goroutines at once: the inverse of throughput, not one operation's latency),
+// V-rt/op (round trips per operation counted on
 // the wire by internal/rtcount), V-allocs/op (the whole process's, so the proxy's
 // and pgxpool's are in it; they are near zero); for each tenancy variant,
 // V/raw-pq or V/raw-pgx, the raw variant's time divided by V's (1.0: as fast as
@@ -434,7 +437,12 @@ func runAlternating(b *testing.B, vs []*benchVariant, q benchQuery, tenants int)
 	if par <= 0 {
 		par = runtime.GOMAXPROCS(0)
 	}
-	rounds := min(b.N, 10)
+	// At least ten rounds, and at most roundOps operations per variant in each:
+	// a variant's connections then never sit idle for a second while the others
+	// run, which would make pgxpool (on Acquire) and pgx's stdlib (on
+	// ResetSession) ping them, an extra round trip no steady load pays.
+	const roundOps = 50
+	rounds := max(min(b.N, 10), (b.N+roundOps-1)/roundOps)
 	type total struct {
 		d      time.Duration
 		ops    int
