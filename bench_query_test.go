@@ -232,9 +232,11 @@ func benchVariants(b *testing.B, sc benchScenario, u *url.URL) []*benchVariant {
 		if err != nil {
 			b.Fatal(err)
 		}
-		add(sqlxVariant(sc, impl, "raw-pq", rt, db.Pool(), func(q benchQuery, i, id int) error {
+		v := sqlxVariant(sc, impl, "raw-pq", rt, db.Pool(), func(q benchQuery, i, id int) error {
 			return runBenchQuery(ctxs[i], db, fmt.Sprintf(q.sql, ""), q.one, id)
-		}))
+		})
+		v.warm = tenancyWarm(ctxs[0], db, sc.conns)
+		add(v)
 	}
 	if !sc.pgx {
 		return vs
@@ -292,12 +294,7 @@ func benchVariants(b *testing.B, sc benchScenario, u *url.URL) []*benchVariant {
 		})
 		poolClose := v.close
 		v.close = func() { poolClose(); stdlib.UnregisterConnConfig(name) }
-		// Every connection prepares the statement once (pgx's statement cache).
-		v.warm = func(q benchQuery) error {
-			return warmSQL(db.Pool(), sc.conns, func(c *sqlx.Conn) error {
-				return runBenchQuery(ctxs[0], c, fmt.Sprintf(q.sql, ""), q.one, 1)
-			})
-		}
+		v.warm = tenancyWarm(ctxs[0], db, sc.conns)
 		add(v)
 	}
 	if v := tenancyPGXVariant(b, sc, u, ctxs); v != nil {
@@ -317,6 +314,17 @@ func benchVariants(b *testing.B, sc benchScenario, u *url.URL) []*benchVariant {
 func tenancyPGXVariant(b *testing.B, sc benchScenario, u *url.URL, ctxs []context.Context) *benchVariant {
 	_, _, _, _ = b, sc, u, ctxs
 	return nil
+}
+
+// tenancyWarm returns a warm-up that runs q once on each of n connections of db
+// for the tenant of ctx: every connection is then open, on a schema (with one
+// tenant, the timed run switches none) and, with pgx, has prepared q.
+func tenancyWarm(ctx context.Context, db *tenancy.DB, n int) func(benchQuery) error {
+	return func(q benchQuery) error {
+		return warmSQL(db.Pool(), n, func(c *sqlx.Conn) error {
+			return runBenchQuery(ctx, c, fmt.Sprintf(q.sql, ""), q.one, 1)
+		})
+	}
 }
 
 // sqlxVariant makes a variant on a database/sql pool of sc.conns connections.

@@ -12,9 +12,11 @@
 // The delay is a lower bound. On Linux the wait is a timerfd (the Go runtime's
 // timers wake up to a millisecond late when the process is idle, which is exactly
 // when a round trip waits), so a chunk arrives at t+delay plus the machine's
-// wake-up latency and the proxy's own hops (tens of µs on a loaded VM). Measure the
-// effective round trip through the proxy where it matters. Connection set-up (the
-// TCP handshake to the target) is not delayed.
+// wake-up latency and the proxy's own goroutine hops: a timerfd alone overshoots by
+// 35-65 µs on the shared 2-core VM of BENCHMARKS.md, and a round trip through the
+// proxy there cost 0.1-0.4 ms over the nominal 2×delay under a load average of
+// 6-17. Measure the effective round trip through the proxy where it matters.
+// Connection set-up (the TCP handshake to the target) is not delayed.
 package latproxy
 
 import (
