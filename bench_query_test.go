@@ -3,7 +3,6 @@ package tenancy_test
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"flag"
 	"fmt"
 	"math/rand/v2"
@@ -24,6 +23,7 @@ import (
 	"github.com/go-tenancy/tenancy"
 	"github.com/go-tenancy/tenancy/internal/latproxy"
 	"github.com/go-tenancy/tenancy/internal/rtcount"
+	"github.com/go-tenancy/tenancy/tenancypgx"
 	"github.com/go-tenancy/tenancy/tenancytest"
 )
 
@@ -205,7 +205,7 @@ func benchVariants(b *testing.B, sc benchScenario, u *url.URL) []*benchVariant {
 	}
 
 	// lib/pq, raw and through tenancy.
-	pqConnector := func() (driver.Connector, *rtcount.Counter) {
+	pqConnector := func() (*pq.Connector, *rtcount.Counter) {
 		rt := &rtcount.Counter{}
 		c, err := pq.NewConnector(pqURL.String())
 		if err != nil {
@@ -227,6 +227,7 @@ func benchVariants(b *testing.B, sc benchScenario, u *url.URL) []*benchVariant {
 	}
 	for _, impl := range pqImpls {
 		c, rt := pqConnector()
+		c.Dialer(tenancy.LibPQDialer(rt)) // as tenancy.Open sets lib/pq up
 		db, err := tenancy.OpenConnector(c, "postgres", tenancy.WithMode(sc.mode),
 			tenancy.WithAffinity(impl == "tenancy-pq-affinity"))
 		if err != nil {
@@ -284,16 +285,14 @@ func benchVariants(b *testing.B, sc benchScenario, u *url.URL) []*benchVariant {
 			b.Fatal(err)
 		}
 		cc.DialFunc = rt.DialContext
-		name := stdlib.RegisterConnConfig(cc)
-		db, err := tenancy.Open("pgx", name, tenancy.WithMode(sc.mode))
+		cc.AfterNetConnect = tenancy.PgxAfterNetConnect // as tenancy.Open sets pgx up
+		db, err := tenancy.OpenConnector(stdlib.GetConnector(*cc), "pgx", tenancy.WithMode(sc.mode))
 		if err != nil {
 			b.Fatal(err)
 		}
 		v := sqlxVariant(sc, "tenancy-pgx", "raw-pgx", rt, db.Pool(), func(q benchQuery, i, id int) error {
 			return runBenchQuery(ctxs[i], db, fmt.Sprintf(q.sql, ""), q.one, id)
 		})
-		poolClose := v.close
-		v.close = func() { poolClose(); stdlib.UnregisterConnConfig(name) }
 		v.warm = tenancyWarm(ctxs[0], db, sc.conns)
 		add(v)
 	}
@@ -303,22 +302,40 @@ func benchVariants(b *testing.B, sc benchScenario, u *url.URL) []*benchVariant {
 	return vs
 }
 
-// tenancyPGXVariant is where the native pgx package (tenancypgx, being written)
-// joins the benchmark: it returns nil until then.
-//
-// TODO(tenancypgx): open its pool on u with sc.conns connections and a
-// *rtcount.Counter as ConnConfig.DialFunc; return a *benchVariant named
-// "tenancypgx" with raw "raw-pgx", whose run takes the tenant from ctxs[i] and
-// sends fmt.Sprintf(q.sql, "") (scan as runPGXQuery does), whose warm prepares q
-// on every connection (see warmPGX), and whose close closes the pool.
+// tenancyPGXVariant is the native pgx package: a tenancypgx.Pool over pgxpool,
+// with the same scenario's connections, counted on the wire.
 func tenancyPGXVariant(b *testing.B, sc benchScenario, u *url.URL, ctxs []context.Context) *benchVariant {
-	_, _, _, _ = b, sc, u, ctxs
-	return nil
+	b.Helper()
+	rt := &rtcount.Counter{}
+	cfg, err := pgxpool.ParseConfig(u.String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MaxConns = int32(sc.conns)
+	cfg.ConnConfig.DialFunc = rt.DialContext
+	pool, err := tenancypgx.NewWithConfig(context.Background(), cfg, tenancypgx.WithMode(sc.mode))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &benchVariant{
+		name: "tenancypgx", raw: "raw-pgx", rt: rt,
+		run: func(q benchQuery, i, id int) error {
+			return runPGXQuery(ctxs[i], pool, fmt.Sprintf(q.sql, ""), q.one, id)
+		},
+		warm: func(q benchQuery) error {
+			for range sc.conns {
+				if err := runPGXQuery(ctxs[0], pool, fmt.Sprintf(q.sql, ""), q.one, 1); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		ping:  func(ctx context.Context) error { return pool.Ping(ctx) },
+		close: pool.Close,
+	}
 }
 
-// tenancyWarm returns a warm-up that runs q once on each of n connections of db
-// for the tenant of ctx: every connection is then open, on a schema (with one
-// tenant, the timed run switches none) and, with pgx, has prepared q.
+// tenancyWarm warms every connection of db with q on the first tenant's schema.
 func tenancyWarm(ctx context.Context, db *tenancy.DB, n int) func(benchQuery) error {
 	return func(q benchQuery) error {
 		return warmSQL(db.Pool(), n, func(c *sqlx.Conn) error {
