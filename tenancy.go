@@ -99,9 +99,13 @@ func (c *scopeCtx) Value(key any) any {
 
 func (c *scopeCtx) String() string { return "tenancy.NewContext(" + c.s.schema + ")" }
 
-// FromContext returns the tenant carried by ctx, and whether there was one.
+// FromContext returns the tenant carried by ctx, and whether there was one. It is
+// safe on every context, including a nil one and those this package makes for its
+// own work (the Migrator's, which carry no tenant, and the shared schema's): they
+// report false. Log handlers and tracing attribute getters may therefore call it on
+// any context they are handed.
 func FromContext(ctx context.Context) (Tenant, bool) {
-	if s, ok := ctx.Value(scopeKey).(*scope); ok && s.tenant != nil {
+	if s := scopeFrom(ctx); s != nil && s.tenant != nil {
 		return *s.tenant, true
 	}
 	return Tenant{}, false
@@ -117,7 +121,13 @@ func MustFromContext(ctx context.Context) Tenant {
 	return t
 }
 
+// scopeFrom returns the scope ctx carries, or nil. The result may be nil even
+// when ctx holds the key: unscoped stores a typed nil *scope to hide a caller's
+// tenant, so callers must check the pointer, never only the type assertion.
 func scopeFrom(ctx context.Context) *scope {
+	if ctx == nil {
+		return nil
+	}
 	s, _ := ctx.Value(scopeKey).(*scope)
 	return s
 }
