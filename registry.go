@@ -12,8 +12,9 @@ import (
 )
 
 // Registry reads the tenant registry: the table (default "tenants") in the shared
-// schema that maps each tenant's name, schema and host to its id. The table is
-// created by the shared migrations (see [Migrator] and the migrations package).
+// schema that maps each tenant's name, schema and host to its id. The library
+// owns the table: [Migrator.MigrateShared] (or [Registry.CreateTable]) creates it
+// before the application's shared migrations run.
 //
 // Lookups go through a cache sized for the middleware's hot path: a hit costs a read
 // lock and no allocation; misses for one key are collapsed into one query; a
@@ -24,11 +25,13 @@ import (
 //
 // A Registry is safe for concurrent use.
 type Registry struct {
-	db      *DB // a Shared handle
-	table   string
-	cols    string
-	cache   *tenantCache
-	timeout time.Duration
+	db         *DB    // a Shared handle
+	table      string // qualified and quoted
+	schemaName string // the shared schema, unquoted
+	appTable   bool   // WithAppRegistryTable: MigrateShared does not create the table
+	cols       string
+	cache      *tenantCache
+	timeout    time.Duration
 }
 
 // Registry defaults.
@@ -50,6 +53,7 @@ type registryConfig struct {
 	ttl, negTTL time.Duration
 	size        int
 	timeout     time.Duration
+	appTable    bool
 }
 
 type registryOptionFunc func(*registryConfig) error
@@ -64,6 +68,19 @@ func WithRegistryTable(name string) RegistryOption {
 			return fmt.Errorf("tenancy: WithRegistryTable: %w", err)
 		}
 		c.table = name
+		return nil
+	})
+}
+
+// WithAppRegistryTable says that the application creates the registry table
+// itself (in its own shared migrations, or by other means), so
+// [Migrator.MigrateShared] does not create it with [Registry.CreateTable]. The
+// default is that the library creates it, as golang-migrate creates its version
+// table. The application's table must have at least the columns of
+// [Registry.RegistryTableSQL].
+func WithAppRegistryTable() RegistryOption {
+	return registryOptionFunc(func(c *registryConfig) error {
+		c.appTable = true
 		return nil
 	})
 }
@@ -118,11 +135,13 @@ func NewRegistry(db *DB, opts ...RegistryOption) (*Registry, error) {
 		db = db.Shared()
 	}
 	return &Registry{
-		db:      db,
-		table:   pq.QuoteIdentifier(db.cfg.sharedSchema) + "." + pq.QuoteIdentifier(rc.table),
-		cols:    "id, name, schema, COALESCE(host, '') AS host, shard, created_at",
-		cache:   newTenantCache(rc.ttl, rc.negTTL, rc.size),
-		timeout: rc.timeout,
+		db:         db,
+		table:      pq.QuoteIdentifier(db.cfg.sharedSchema) + "." + pq.QuoteIdentifier(rc.table),
+		schemaName: db.cfg.sharedSchema,
+		appTable:   rc.appTable,
+		cols:       "id, name, schema, COALESCE(host, '') AS host, shard, created_at",
+		cache:      newTenantCache(rc.ttl, rc.negTTL, rc.size),
+		timeout:    rc.timeout,
 	}, nil
 }
 
