@@ -19,8 +19,14 @@
 //
 // # Quick start
 //
+// A complete program that runs against an empty database is in
+// examples/quickstart (and the README); its heart:
+//
 //	db, err := tenancy.Open("postgres", os.Getenv("DATABASE_URL"))
 //	reg, err := tenancy.NewRegistry(db)
+//	m, err := tenancy.NewMigrator(db, reg, sharedMigrations, tenantMigrations)
+//	_, err = m.MigrateShared(ctx) // the registry table, then the shared migrations
+//	_, err = m.CreateTenant(ctx, tenancy.NewTenant{Name: "Acme", Schema: "acme"})
 //	mw := tenancy.Middleware(tenancy.HeaderResolver{}, reg)
 //
 //	http.Handle("/users/", mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -93,9 +99,12 @@
 // # Migrations
 //
 // A [Migrator] applies two sets of golang-migrate files from fs.FS values (typically
-// embed.FS): the shared set to the shared schema (it must create the registry
-// table: see package migrations) and the tenant set to every tenant schema. Each
-// schema has its own version table (default "schema_migrations") inside it.
+// embed.FS): the shared set to the shared schema and the tenant set to every tenant
+// schema. Each schema has its own version table (default "schema_migrations")
+// inside it. The registry table belongs to the library, as the version tables
+// belong to golang-migrate: [Migrator.MigrateShared] creates it
+// ([Registry.CreateTable]) before the shared set runs, so shared migrations may
+// refer to tenants(id).
 //
 //	m, err := tenancy.NewMigrator(db, reg, migrations.Shared, migrations.Tenant)
 //	_, err = m.MigrateShared(ctx)                         // every start-up; safe from many replicas
@@ -116,7 +125,8 @@
 //
 // The middleware fails closed: no tenant in the request → 400, malformed tenant →
 // 400, unknown tenant → 404, authorisation hook refuses → 403, registry unreachable
-// → 503, always as application/problem+json. A query without a tenant returns
+// → 503, always as application/problem+json, and logged with the internal cause on
+// slog.Default unless [WithLogger] names another logger. A query without a tenant returns
 // [ErrNoTenant]; a schema name that fails [ValidateSchemaName] is never sent to the
 // server. Errors are documented sentinels ([ErrNoTenant], [ErrUnknownTenant], …)
 // wrapped in typed errors ([*TenantError], [*SchemaNameError]) that name the tenant;

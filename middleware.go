@@ -26,7 +26,8 @@ import (
 // The middleware fails closed: if any step fails, next is not called, the request
 // is answered by the error handler ([DefaultErrorHandler] unless
 // [WithErrorHandler] replaces it), and no request ever reaches next without a
-// tenant or with a fallback schema (such as "public"). The default answers are:
+// tenant or with a fallback schema (such as "public"). Refusals are logged (see
+// [WithLogger]; by default on [slog.Default]). The default answers are:
 //
 //   - the request names no tenant (res returns the zero Key): 400, [ErrNoTenant];
 //   - res fails with [ErrMalformedRequest] or [ErrTenantMismatch], or the path does
@@ -41,7 +42,7 @@ import (
 //     resolver's own failure): 500.
 //
 // See [StatusCode] for the exact mapping. Responses never include internal error
-// messages; use [WithLogger] to see them.
+// messages; the log has them (see [WithLogger]).
 //
 // A tenant named by a header, host or path is only what the client claims:
 // confirm that the caller may act for it. If authentication does not depend on
@@ -161,7 +162,10 @@ func WithAuthorizer(auth func(r *http.Request, t Tenant) error) MiddlewareOption
 // request's context and the attributes "status", "method", "path" and "err" (the
 // full error, including the internal details the client is not shown): 5xx at
 // Error level, 403 at Warn, other 4xx (ordinary client mistakes and probes) at
-// Debug. Requests that reach next are not logged. The default is no logging. If
+// Debug. Requests that reach next are not logged. The default is [slog.Default]
+// (read at each refusal, so a later slog.SetDefault takes effect), whose default
+// level shows the 5xx and 403 refusals: a 503 always says why in the log. To
+// silence the middleware, pass a logger whose handler discards everything. If
 // the option is given more than once, the last one wins. WithLogger panics if l is
 // nil.
 func WithLogger(l *slog.Logger) MiddlewareOption {
@@ -314,20 +318,26 @@ func trimRooted(s, prefix string) (string, bool) {
 
 // fail logs err if a logger was given and has the error handler answer it.
 func (h *tenantHandler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if l := h.cfg.logger; l != nil {
-		status := StatusCode(err)
-		level := slog.LevelDebug
-		switch {
-		case status >= 500:
-			level = slog.LevelError
-		case status == http.StatusForbidden:
-			level = slog.LevelWarn
-		}
+	l := h.cfg.logger
+	if l == nil {
+		l = slog.Default()
+	}
+	status := StatusCode(err)
+	level := slog.LevelDebug
+	switch {
+	case status >= 500:
+		level = slog.LevelError
+	case status == http.StatusForbidden:
+		level = slog.LevelWarn
+	}
+	// Enabled first: a probe flood of 404s costs no attribute building when
+	// Debug is off, as it is by default.
+	if ctx := r.Context(); l.Enabled(ctx, level) {
 		path := ""
 		if r.URL != nil {
 			path = r.URL.Path
 		}
-		l.LogAttrs(r.Context(), level, "tenancy: request refused",
+		l.LogAttrs(ctx, level, "tenancy: request refused",
 			slog.Int("status", status),
 			slog.String("method", r.Method),
 			slog.String("path", path),
