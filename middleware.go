@@ -17,13 +17,17 @@ import (
 //  1. asks res which tenant the request names (a [Key]);
 //  2. looks the Key up with lk, typically a [*Registry], which caches;
 //  3. removes Key.StripPrefix, if any, from the front of the URL path, keeping a
-//     leading "/" ("/acme/users/" becomes "/users/", "/acme" becomes "/");
+//     leading "/" ("/acme/users/" becomes "/users/", "/acme" becomes "/"), and
+//     puts Key.KeepPrefix back in front ("/api/acme/users" becomes "/api/users"
+//     for a [PathResolver] with Prefix "/api");
 //  4. runs the authorisation hooks given with [WithAuthorizer];
 //  5. calls next with a shallow copy of the request whose context carries the
 //     tenant: [FromContext] returns it, and every tenant-scoped [DB] call made
 //     with that context runs in the tenant's schema.
 //
-// The middleware fails closed: if any step fails, next is not called, the request
+// Requests that [WithSkip] skips, and with [WithOptionalTenant] requests that name
+// no tenant, reach next without a tenant; every other request is treated as
+// follows. The middleware fails closed: if any step fails, next is not called, the request
 // is answered by the error handler ([DefaultErrorHandler] unless
 // [WithErrorHandler] replaces it), and no request ever reaches next without a
 // tenant or with a fallback schema (such as "public"). Refusals are logged (see
@@ -98,7 +102,8 @@ func Middleware(res TenantResolver, lk Lookuper, opts ...MiddlewareOption) func(
 }
 
 // A MiddlewareOption configures the [Middleware]. The options are [WithErrorHandler],
-// [WithAuthorizer] and [WithLogger]; the set is closed.
+// [WithAuthorizer], [WithLogger], [WithSkip] and [WithOptionalTenant]; the set is
+// closed.
 type MiddlewareOption interface {
 	applyMiddleware(*middlewareConfig)
 }
@@ -111,6 +116,34 @@ type middlewareConfig struct {
 	onError     func(w http.ResponseWriter, r *http.Request, err error)
 	authorizers []func(r *http.Request, t Tenant) error
 	logger      *slog.Logger
+	skip        func(r *http.Request) bool
+	optional    bool
+}
+
+// WithSkip makes the [Middleware] pass the requests for which skip returns true
+// straight to next, without resolving or looking up a tenant: health checks,
+// sign-up, static files. Their context carries no tenant, so tenant-scoped
+// queries made with it fail with [ErrNoTenant]; [DB.Shared] still works. skip
+// sees the request as the middleware received it and must be safe for concurrent
+// use. The default skips nothing. If given more than once, the last one wins.
+// WithSkip panics if skip is nil.
+//
+//	tenancy.WithSkip(func(r *http.Request) bool { return r.URL.Path == "/healthz" })
+func WithSkip(skip func(r *http.Request) bool) MiddlewareOption {
+	if skip == nil {
+		panic("tenancy: WithSkip: nil func")
+	}
+	return middlewareOptionFunc(func(c *middlewareConfig) { c.skip = skip })
+}
+
+// WithOptionalTenant makes the tenant optional: a request that names no tenant
+// (the resolver returns the zero [Key]) reaches next without one, instead of
+// being refused with 400 [ErrNoTenant]. A request that does name a tenant is
+// treated as usual: an unknown or malformed tenant is still refused, so a typo
+// never silently becomes "no tenant". Handlers tell the cases apart with
+// [FromContext]. The default is that a tenant is required.
+func WithOptionalTenant() MiddlewareOption {
+	return middlewareOptionFunc(func(c *middlewareConfig) { c.optional = true })
 }
 
 // WithErrorHandler makes the [Middleware] answer refused requests with h instead of
@@ -185,12 +218,20 @@ type tenantHandler struct {
 }
 
 func (h *tenantHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.skip != nil && h.cfg.skip(r) {
+		h.next.ServeHTTP(w, r) // tenant-less by the application's choice
+		return
+	}
 	k, err := h.res.ResolveTenant(r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	if k.IsZero() {
+		if h.cfg.optional {
+			h.next.ServeHTTP(w, r)
+			return
+		}
 		h.fail(w, r, &TenantError{Op: "resolve", Err: errNoTenantInRequest})
 		return
 	}
@@ -229,8 +270,14 @@ func (h *tenantHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	strip := k.StripPrefix != ""
 	if strip {
 		var ok bool
-		if r.URL != nil {
+		if r.URL != nil && strings.HasPrefix(k.StripPrefix, k.KeepPrefix) {
 			path, rawPath, ok = stripPrefix(r.URL.Path, r.URL.RawPath, k.StripPrefix)
+		}
+		if ok && k.KeepPrefix != "" {
+			path = k.KeepPrefix + path
+			if rawPath != "" {
+				rawPath = k.KeepPrefix + rawPath
+			}
 		}
 		if !ok {
 			h.fail(w, r, &TenantError{Op: "resolve", Key: keyLabel(k),
