@@ -69,6 +69,19 @@
 // that began it: its statements run in that schema even with a context that carries
 // no tenant, and a context naming another tenant is refused with [ErrTenantMismatch].
 //
+// # sqlc and other database/sql code
+//
+// A [*DB] satisfies sqlc's DBTX (database/sql flavour: ExecContext,
+// PrepareContext, QueryContext, QueryRowContext), so generated code takes it as
+// it is and every generated query runs in the schema of its context's tenant:
+//
+//	q := store.New(db)
+//	user, err := q.GetUser(r.Context(), id)
+//	err = db.InTx(ctx, nil, func(tx *tenancy.Tx) error { return store.New(db).WithTx(tx.Tx.Tx).DeleteUser(ctx, id) })
+//
+// [DB.Pool] (a *sqlx.DB) works too and is fenced the same way: the check sits on
+// the connection, not on the wrapper.
+//
 // # Round trips
 //
 // Counted on the wire by the package's tests (TestRoundTrips; lib/pq, where a
