@@ -20,7 +20,8 @@ import (
 //     leading "/" ("/acme/users/" becomes "/users/", "/acme" becomes "/"), and
 //     puts Key.KeepPrefix back in front ("/api/acme/users" becomes "/api/users"
 //     for a [PathResolver] with Prefix "/api");
-//  4. runs the authorisation hooks given with [WithAuthorizer];
+//  4. refuses a tenant that [WithSuspended] reports suspended, then runs the
+//     authorisation hooks given with [WithAuthorizer];
 //  5. calls next with a shallow copy of the request whose context carries the
 //     tenant: [FromContext] returns it, and every tenant-scoped [DB] call made
 //     with that context runs in the tenant's schema.
@@ -38,6 +39,7 @@ import (
 //     not begin with Key.StripPrefix: 400;
 //   - no tenant matches ([ErrUnknownTenant], [ErrInvalidSchemaName]): 404;
 //   - the tenants named by an [AllAgree] chain differ ([ErrTenantMismatch]): 400;
+//   - the tenant is suspended ([WithSuspended]): 403, [ErrTenantSuspended];
 //   - an authorisation hook fails: 403, [ErrForbidden];
 //   - lk fails in any other way (the registry is down, the request's context
 //     ended) or returns a tenant whose schema is not a valid schema name: 503,
@@ -102,8 +104,8 @@ func Middleware(res TenantResolver, lk Lookuper, opts ...MiddlewareOption) func(
 }
 
 // A MiddlewareOption configures the [Middleware]. The options are [WithErrorHandler],
-// [WithAuthorizer], [WithLogger], [WithSkip] and [WithOptionalTenant]; the set is
-// closed.
+// [WithAuthorizer], [WithLogger], [WithSkip], [WithOptionalTenant] and
+// [WithSuspended]; the set is closed.
 type MiddlewareOption interface {
 	applyMiddleware(*middlewareConfig)
 }
@@ -118,6 +120,7 @@ type middlewareConfig struct {
 	logger      *slog.Logger
 	skip        func(r *http.Request) bool
 	optional    bool
+	suspended   func(t Tenant) bool
 }
 
 // WithSkip makes the [Middleware] pass the requests for which skip returns true
@@ -266,6 +269,11 @@ func (h *tenantHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if h.cfg.suspended != nil && h.cfg.suspended(*t) {
+		h.fail(w, r, &TenantError{Op: "lookup", Key: keyLabel(k), Err: ErrTenantSuspended})
+		return
+	}
+
 	var path, rawPath string
 	strip := k.StripPrefix != ""
 	if strip {
@@ -374,8 +382,8 @@ func (h *tenantHandler) fail(w http.ResponseWriter, r *http.Request, err error) 
 	switch {
 	case status >= 500:
 		level = slog.LevelError
-	case status == http.StatusForbidden:
-		level = slog.LevelWarn
+	case status == http.StatusForbidden && !errors.Is(err, ErrTenantSuspended):
+		level = slog.LevelWarn // a refused claim may be an attack; a suspension is not
 	}
 	// Enabled first: a probe flood of 404s costs no attribute building when
 	// Debug is off, as it is by default.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"time"
 
 	"github.com/lib/pq"
@@ -25,11 +26,12 @@ import (
 //
 // A Registry is safe for concurrent use.
 type Registry struct {
-	db         *DB    // a Shared handle
-	table      string // qualified and quoted
-	schemaName string // the shared schema, unquoted
-	appTable   bool   // WithAppRegistryTable: MigrateShared does not create the table
-	cols       string
+	db         *DB      // a Shared handle
+	table      string   // qualified and quoted
+	schemaName string   // the shared schema, unquoted
+	appTable   bool     // WithAppRegistryTable: MigrateShared does not create the table
+	cols       string   // the SELECT list: the built-in columns, then columns
+	columns    []string // the application's own columns (WithTenantColumns)
 	cache      *tenantCache
 	timeout    time.Duration
 }
@@ -54,6 +56,7 @@ type registryConfig struct {
 	size        int
 	timeout     time.Duration
 	appTable    bool
+	columns     []string // WithTenantColumns
 }
 
 type registryOptionFunc func(*registryConfig) error
@@ -134,12 +137,17 @@ func NewRegistry(db *DB, opts ...RegistryOption) (*Registry, error) {
 	if db.shared == nil {
 		db = db.Shared()
 	}
+	cols := "id, name, schema, COALESCE(host, '') AS host, shard, created_at"
+	for _, c := range rc.columns {
+		cols += ", " + pq.QuoteIdentifier(c)
+	}
 	return &Registry{
 		db:         db,
 		table:      pq.QuoteIdentifier(db.cfg.sharedSchema) + "." + pq.QuoteIdentifier(rc.table),
 		schemaName: db.cfg.sharedSchema,
 		appTable:   rc.appTable,
-		cols:       "id, name, schema, COALESCE(host, '') AS host, shard, created_at",
+		cols:       cols,
+		columns:    slices.Clip(rc.columns),
 		cache:      newTenantCache(rc.ttl, rc.negTTL, rc.size),
 		timeout:    rc.timeout,
 	}, nil
@@ -250,8 +258,7 @@ func (r *Registry) load(ctx context.Context, k Key) (*Tenant, error) {
 	case ByName:
 		col = "name"
 	}
-	t := new(Tenant)
-	err := r.db.GetContext(ctx, t, "SELECT "+r.cols+" FROM "+r.table+" WHERE "+col+" = $1", k.Value)
+	t, err := r.scan(r.db.QueryRowxContext(ctx, "SELECT "+r.cols+" FROM "+r.table+" WHERE "+col+" = $1", k.Value))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrUnknownTenant
 	}
@@ -297,10 +304,21 @@ func (r *Registry) List(ctx context.Context, opts ListOptions) ([]Tenant, error)
 	case limit < 0 || limit > 10_000:
 		return nil, fmt.Errorf("tenancy: List: limit must be between 1 and 10000, got %d", limit)
 	}
-	var ts []Tenant
-	err := r.db.SelectContext(ctx, &ts,
+	rows, err := r.db.QueryxContext(ctx,
 		"SELECT "+r.cols+" FROM "+r.table+" WHERE id > $1 ORDER BY id LIMIT $2", opts.AfterID, limit)
 	if err != nil {
+		return nil, fmt.Errorf("tenancy: list tenants: %w", err)
+	}
+	defer rows.Close()
+	var ts []Tenant
+	for rows.Next() {
+		t, err := r.scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("tenancy: list tenants: %w", err)
+		}
+		ts = append(ts, *t)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("tenancy: list tenants: %w", err)
 	}
 	return ts, nil
@@ -318,12 +336,12 @@ func (r *Registry) All(ctx context.Context) iter.Seq2[Tenant, error] {
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var t Tenant
-			if err := rows.StructScan(&t); err != nil {
+			t, err := r.scan(rows)
+			if err != nil {
 				yield(Tenant{}, fmt.Errorf("tenancy: list tenants: %w", err))
 				return
 			}
-			if !yield(t, nil) {
+			if !yield(*t, nil) {
 				return
 			}
 		}

@@ -36,6 +36,11 @@ type Tenant struct {
 	Shard string `db:"shard" json:"shard,omitempty"`
 	// CreatedAt is when the tenant was registered.
 	CreatedAt time.Time `db:"created_at" json:"created_at"`
+
+	// attrs are the application's own registry columns ([WithTenantColumns]),
+	// read by [Tenant.Attr]; nil if none. A pointer, so that Tenant stays
+	// comparable and cheap to copy.
+	attrs *tenantAttrs
 }
 
 // LogValue makes a Tenant log as a group of its id, name and schema, so that
