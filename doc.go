@@ -40,6 +40,22 @@
 //
 //	ctx, err := reg.Context(ctx, tenancy.SchemaKey("acme"))
 //
+// # Work for every tenant, tenant fields and suspension
+//
+// [Registry.ForEach] is the loop for jobs that run for every tenant (cron,
+// reports, re-indexing): bounded concurrency, a context per tenant, one
+// tenant's failure or panic reported for it alone, cancellation that starts no
+// new tenant:
+//
+//	rep, err := reg.ForEach(ctx, tenancy.JobOptions{Concurrency: 8}, func(ctx context.Context, t tenancy.Tenant) error {
+//		_, err := db.ExecContext(ctx, `REFRESH MATERIALIZED VIEW report`)
+//		return err
+//	})
+//
+// [WithTenantColumns] reads the application's own registry columns (plan,
+// status) with every lookup, for [Tenant.Attr] in handlers; [WithSuspended]
+// refuses a suspended tenant with 403 before any query runs.
+//
 // # How a query reaches its schema
 //
 // The DB's connections wrap the driver's. database/sql passes each statement's
