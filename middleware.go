@@ -104,8 +104,8 @@ func Middleware(res TenantResolver, lk Lookuper, opts ...MiddlewareOption) func(
 }
 
 // A MiddlewareOption configures the [Middleware]. The options are [WithErrorHandler],
-// [WithAuthorizer], [WithLogger], [WithSkip], [WithOptionalTenant] and
-// [WithSuspended]; the set is closed.
+// [WithAuthorizer], [WithLogger], [WithSkip], [WithOptionalTenant],
+// [WithSuspended] and [WithHooks]; the set is closed.
 type MiddlewareOption interface {
 	applyMiddleware(*middlewareConfig)
 }
@@ -121,6 +121,7 @@ type middlewareConfig struct {
 	skip        func(r *http.Request) bool
 	optional    bool
 	suspended   func(t Tenant) bool
+	hooks       *Hooks
 }
 
 // WithSkip makes the [Middleware] pass the requests for which skip returns true
@@ -225,9 +226,33 @@ func (h *tenantHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.next.ServeHTTP(w, r) // tenant-less by the application's choice
 		return
 	}
+	if h.cfg.hooks != nil && h.cfg.hooks.Request != nil {
+		h.observed(w, r)
+		return
+	}
+	h.serve(w, r, nil)
+}
+
+// observed is ServeHTTP with the Request hook: the request runs with the hook's
+// context, and the hook hears the outcome.
+func (h *tenantHandler) observed(w http.ResponseWriter, r *http.Request) {
+	ctx, done := h.cfg.hooks.Request(r)
+	if ctx != nil {
+		r = r.WithContext(ctx)
+	}
+	var ev RequestEvent
+	h.serve(w, r, &ev)
+	if done != nil {
+		done(ev)
+	}
+}
+
+// serve resolves, looks up and calls next. ev, if not nil, receives the
+// outcome for the Request hook.
+func (h *tenantHandler) serve(w http.ResponseWriter, r *http.Request, ev *RequestEvent) {
 	k, err := h.res.ResolveTenant(r)
 	if err != nil {
-		h.fail(w, r, err)
+		h.failEv(w, r, ev, err)
 		return
 	}
 	if k.IsZero() {
@@ -235,7 +260,7 @@ func (h *tenantHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.next.ServeHTTP(w, r)
 			return
 		}
-		h.fail(w, r, &TenantError{Op: "resolve", Err: errNoTenantInRequest})
+		h.failEv(w, r, ev, &TenantError{Op: "resolve", Err: errNoTenantInRequest})
 		return
 	}
 
@@ -252,25 +277,28 @@ func (h *tenantHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		h.fail(w, r, lookupError(k, err))
+		h.failEv(w, r, ev, lookupError(k, err))
 		return
 	}
 	// Fail closed on a Lookuper that breaks its contract (a nil or zero Tenant
 	// without an error is a common bug of hand-written ones): every query would
 	// fail later anyway, but next must not run with a tenant that has no schema.
 	if t == nil {
-		h.fail(w, r, &TenantError{Op: "lookup", Key: keyLabel(k),
+		h.failEv(w, r, ev, &TenantError{Op: "lookup", Key: keyLabel(k),
 			Err: fmt.Errorf("%w: the Lookuper returned neither a tenant nor an error", ErrRegistryUnavailable)})
 		return
 	}
 	if reason := schemaNameProblem(t.Schema); reason != "" {
-		h.fail(w, r, &TenantError{Op: "lookup", Key: keyLabel(k),
+		h.failEv(w, r, ev, &TenantError{Op: "lookup", Key: keyLabel(k),
 			Err: fmt.Errorf("%w: the Lookuper returned tenant %d with schema %q: %s", ErrRegistryUnavailable, t.ID, clip(t.Schema), reason)})
 		return
 	}
 
+	if ev != nil {
+		ev.Key, ev.Tenant, ev.Found = k, *t, true
+	}
 	if h.cfg.suspended != nil && h.cfg.suspended(*t) {
-		h.fail(w, r, &TenantError{Op: "lookup", Key: keyLabel(k), Err: ErrTenantSuspended})
+		h.failEv(w, r, ev, &TenantError{Op: "lookup", Key: keyLabel(k), Err: ErrTenantSuspended})
 		return
 	}
 
@@ -288,7 +316,7 @@ func (h *tenantHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		if !ok {
-			h.fail(w, r, &TenantError{Op: "resolve", Key: keyLabel(k),
+			h.failEv(w, r, ev, &TenantError{Op: "resolve", Key: keyLabel(k),
 				Err: fmt.Errorf("%w: the URL path does not begin with the tenant's prefix %q", ErrMalformedRequest, clip(k.StripPrefix))})
 			return
 		}
@@ -303,7 +331,7 @@ func (h *tenantHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, auth := range h.cfg.authorizers {
 		if err := auth(r2, *t); err != nil {
-			h.fail(w, r, &TenantError{Op: "authorize", Key: keyLabel(k), Err: fmt.Errorf("%w: %w", ErrForbidden, err)})
+			h.failEv(w, r, ev, &TenantError{Op: "authorize", Key: keyLabel(k), Err: fmt.Errorf("%w: %w", ErrForbidden, err)})
 			return
 		}
 	}
@@ -399,4 +427,12 @@ func (h *tenantHandler) fail(w http.ResponseWriter, r *http.Request, err error) 
 			slog.Any("err", err))
 	}
 	h.cfg.onError(w, r, err)
+}
+
+// failEv is fail that also records the refusal in ev, if not nil.
+func (h *tenantHandler) failEv(w http.ResponseWriter, r *http.Request, ev *RequestEvent, err error) {
+	if ev != nil {
+		ev.Status, ev.Err = StatusCode(err), err
+	}
+	h.fail(w, r, err)
 }

@@ -32,6 +32,7 @@ type Registry struct {
 	appTable   bool     // WithAppRegistryTable: MigrateShared does not create the table
 	cols       string   // the SELECT list: the built-in columns, then columns
 	columns    []string // the application's own columns (WithTenantColumns)
+	lookupHook func(ctx context.Context, e LookupEvent)
 	cache      *tenantCache
 	timeout    time.Duration
 }
@@ -57,6 +58,7 @@ type registryConfig struct {
 	timeout     time.Duration
 	appTable    bool
 	columns     []string // WithTenantColumns
+	hooks       *Hooks
 }
 
 type registryOptionFunc func(*registryConfig) error
@@ -148,6 +150,7 @@ func NewRegistry(db *DB, opts ...RegistryOption) (*Registry, error) {
 		appTable:   rc.appTable,
 		cols:       cols,
 		columns:    slices.Clip(rc.columns),
+		lookupHook: hookOf(rc.hooks),
 		cache:      newTenantCache(rc.ttl, rc.negTTL, rc.size),
 		timeout:    rc.timeout,
 	}, nil
@@ -193,7 +196,13 @@ func (r *Registry) lookupPtr(ctx context.Context, k Key) (*Tenant, error) {
 	ck := cacheKey{by: k.By, value: k.Value}
 	if t, ok := r.cache.get(ck); ok {
 		if t == nil {
+			if r.lookupHook != nil {
+				r.lookupHook(ctx, LookupEvent{Key: k, Outcome: LookupNegativeHit})
+			}
 			return nil, &TenantError{Op: "lookup", Key: k.Value, Err: ErrUnknownTenant}
+		}
+		if r.lookupHook != nil {
+			r.lookupHook(ctx, LookupEvent{Key: k, Outcome: LookupHit, Found: true})
 		}
 		return t, nil
 	}
@@ -215,6 +224,10 @@ func (r *Registry) lookupPtr(ctx context.Context, k Key) (*Tenant, error) {
 	default:
 		return nil, &TenantError{Op: "lookup", Key: k.Value, Err: fmt.Errorf("invalid key kind %d", k.By)}
 	}
+	var start time.Time
+	if r.lookupHook != nil {
+		start = time.Now()
+	}
 	t, err := r.cache.fetch(ctx, ck, r.timeout, func(ctx context.Context) (*Tenant, error) {
 		t, err := r.load(ctx, k)
 		if errors.Is(err, ErrUnknownTenant) {
@@ -222,6 +235,13 @@ func (r *Registry) lookupPtr(ctx context.Context, k Key) (*Tenant, error) {
 		}
 		return t, err
 	})
+	if r.lookupHook != nil {
+		e := LookupEvent{Key: k, Outcome: LookupMiss, Found: t != nil, Duration: time.Since(start), Err: err}
+		if err != nil {
+			e.Outcome, e.Found = LookupError, false
+		}
+		r.lookupHook(ctx, e)
+	}
 	if err != nil {
 		return nil, &TenantError{Op: "lookup", Key: k.Value, Err: fmt.Errorf("%w: %w", ErrRegistryUnavailable, err)}
 	}
@@ -229,6 +249,13 @@ func (r *Registry) lookupPtr(ctx context.Context, k Key) (*Tenant, error) {
 		return nil, &TenantError{Op: "lookup", Key: k.Value, Err: ErrUnknownTenant}
 	}
 	return t, nil
+}
+
+func hookOf(h *Hooks) func(context.Context, LookupEvent) {
+	if h == nil {
+		return nil
+	}
+	return h.Lookup
 }
 
 func (r *Registry) lookupAgreeing(ctx context.Context, k Key) (*Tenant, error) {
