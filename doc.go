@@ -161,6 +161,23 @@
 // wrapped in typed errors ([*TenantError], [*SchemaNameError]) that name the tenant;
 // match them with [errors.Is] and [errors.As].
 //
+// # Routers
+//
+// [Middleware] works with any router; examples/routers has tested recipes for
+// chi, gorilla/mux, echo and gin. [PathResolver].Prefix finds the tenant below
+// a mount point ("/api/acme/users"), [WithSkip] leaves routes such as health
+// checks tenant-less, and [WithOptionalTenant] serves requests that name no
+// tenant without one.
+//
+// # Observability
+//
+// Refused requests are logged ([WithLogger], by default on slog.Default);
+// [NewLogHandler] adds the tenant to an application's own records. [Hooks],
+// given with [WithHooks], report registry lookups, requests and (from the DB)
+// schema switches, affinity trades and statements; package tenancyotel turns
+// them into OpenTelemetry spans with tenant.* attributes and metrics. A nil
+// hook costs a nil check.
+//
 // # Testing
 //
 // Package tenancytest starts a throwaway PostgreSQL for tests and wraps go-sqlmock
