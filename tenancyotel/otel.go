@@ -25,8 +25,10 @@
 // attributes are added to the span the request arrived with (otelhttp's server
 // span, say), so that the HTTP server's traces show their tenant.
 //
-// "tenancy.statement" (client), from [tenancy.Hooks].Statement, one per
-// statement a DB sends, with db.system.name, db.query.text and tenant.schema.
+// "tenancy.statement SELECT" (client; the statement's first keyword), one per
+// statement whose context is traced, with db.system.name, db.query.text and
+// tenant.schema: from [TraceDB]'s methods, and from [tenancy.Hooks].Statement
+// once the DB calls it.
 //
 // # Metrics
 //

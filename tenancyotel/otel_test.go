@@ -15,7 +15,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/lib/pq"
+
 	"github.com/go-tenancy/tenancy"
+	"github.com/go-tenancy/tenancy/internal/rtcount"
 	"github.com/go-tenancy/tenancy/migrations"
 	"github.com/go-tenancy/tenancy/tenancyotel"
 	"github.com/go-tenancy/tenancy/tenancytest"
@@ -266,5 +269,103 @@ func TestDBHooks(t *testing.T) {
 	if st.SpanKind() != trace.SpanKindClient || a["tenant.schema"].AsString() != "acme" ||
 		a["db.query.text"].AsString() != "  select email FROM users" || st.Status().Code != codes.Error {
 		t.Errorf("statement span: kind %v, attributes %v, status %v", st.SpanKind(), st.Attributes(), st.Status())
+	}
+}
+
+// TestTraceDB: each traced call is a client span with the tenant's schema, an
+// untraced context starts none, and tracing costs no round trip: a statement
+// that needs a switch still sends it with the statement.
+func TestTraceDB(t *testing.T) {
+	o := newOtel(t)
+	ctx := context.Background()
+	dsn := tenancytest.NewDatabase(t)
+	rt := &rtcount.Counter{}
+	c, err := pq.NewConnector(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Dialer(rt)
+	db, err := tenancy.OpenConnector(c, "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	db.Pool().SetMaxOpenConns(1)
+	reg, err := tenancy.NewRegistry(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := tenancy.NewMigrator(db, reg, migrations.Shared, migrations.Tenant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.MigrateShared(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var tenants [2]tenancy.Tenant
+	for i, s := range []string{"acme", "globex"} {
+		if tenants[i], err = m.CreateTenant(ctx, tenancy.NewTenant{Name: s, Schema: s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tdb := tenancyotel.TraceDB(db, o.opts...)
+	tracer := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(o.spans)).Tracer("test")
+
+	// Round trips of a switching statement without arguments, plain and traced.
+	cost := func(q interface {
+		GetContext(context.Context, any, string, ...any) error
+	}, traced bool) int64 {
+		var n int
+		for _, tn := range tenants { // warm up: the connection ends on globex
+			if err := q.GetContext(tenancy.NewContext(ctx, tn), &n, `SELECT count(*) FROM users`); err != nil {
+				t.Fatal(err)
+			}
+		}
+		actx := tenancy.NewContext(ctx, tenants[0])
+		var span trace.Span
+		if traced {
+			actx, span = tracer.Start(actx, "handler")
+			defer span.End()
+		}
+		rt.Reset()
+		if err := q.GetContext(actx, &n, `SELECT count(*) FROM users`); err != nil {
+			t.Fatal(err)
+		}
+		return rt.Reset()
+	}
+	plain, traced := cost(db, false), cost(tdb, true)
+	t.Logf("round trips of a switching SELECT: untraced %d, traced %d", plain, traced)
+	if plain < 1 {
+		t.Fatalf("the statement cost %d round trips: the counter saw nothing", plain)
+	}
+	if traced != plain {
+		t.Errorf("a traced switching statement costs %d round trips, untraced %d", traced, plain)
+	}
+	var stmt sdktrace.ReadOnlySpan
+	for _, s := range o.spans.Ended() {
+		if s.Name() == "tenancy.statement SELECT" {
+			if stmt != nil {
+				t.Errorf("more than one statement span: the warm-up (untraced) made one")
+			}
+			stmt = s
+		}
+	}
+	if stmt == nil || attrs(stmt.Attributes())["tenant.schema"].AsString() != "acme" || stmt.SpanKind() != trace.SpanKindClient {
+		t.Fatalf("statement span: %v", stmt)
+	}
+	// A failing statement records its error.
+	fctx, span := tracer.Start(tenancy.NewContext(ctx, tenants[1]), "handler")
+	if _, err := tdb.ExecContext(fctx, `INSERT INTO nope VALUES (1)`); err == nil {
+		t.Fatal("INSERT INTO nope succeeded")
+	}
+	span.End()
+	var failed bool
+	for _, s := range o.spans.Ended() {
+		if s.Name() == "tenancy.statement INSERT" && s.Status().Code == codes.Error {
+			failed = true
+		}
+	}
+	if !failed {
+		t.Error("the failed statement's span has no error status")
 	}
 }
