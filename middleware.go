@@ -241,10 +241,11 @@ func (h *tenantHandler) observed(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(ctx)
 	}
 	var ev RequestEvent
-	h.serve(w, r, &ev)
 	if done != nil {
-		done(ev)
+		// Deferred, so that a span is ended even if next panics (the panic goes on).
+		defer func() { done(ev) }()
 	}
+	h.serve(w, r, &ev)
 }
 
 // serve resolves, looks up and calls next. ev, if not nil, receives the

@@ -369,3 +369,28 @@ func TestTraceDB(t *testing.T) {
 		t.Error("the failed statement's span has no error status")
 	}
 }
+
+// TestRequestSpanEndsOnPanic: a handler that panics still ends the request's
+// span (and the panic goes on to the server).
+func TestRequestSpanEndsOnPanic(t *testing.T) {
+	o := newOtel(t)
+	lk := tenancy.LookuperFunc(func(context.Context, tenancy.Key) (tenancy.Tenant, error) {
+		return tenancy.Tenant{ID: 1, Name: "Acme", Schema: "acme"}, nil
+	})
+	h := tenancy.Middleware(tenancy.HeaderResolver{}, lk, tenancy.WithHooks(tenancyotel.Hooks(o.opts...)))(
+		http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }))
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Tenant", "acme")
+	func() {
+		defer func() {
+			if r := recover(); r != http.ErrAbortHandler {
+				t.Errorf("recovered %v, want http.ErrAbortHandler", r)
+			}
+		}()
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}()
+	ended := o.spans.Ended()
+	if len(ended) != 1 || ended[0].Name() != "tenancy.request" || attrs(ended[0].Attributes())["tenant.schema"].AsString() != "acme" {
+		t.Fatalf("ended spans: %v", ended)
+	}
+}
