@@ -29,6 +29,7 @@ type Registry struct {
 	db         *DB      // a Shared handle
 	table      string   // qualified and quoted
 	schemaName string   // the shared schema, unquoted
+	tableName  string   // the registry table, unquoted
 	appTable   bool     // WithAppRegistryTable: MigrateShared does not create the table
 	cols       string   // the SELECT list: the built-in columns, then columns
 	columns    []string // the application's own columns (WithTenantColumns)
@@ -147,6 +148,7 @@ func NewRegistry(db *DB, opts ...RegistryOption) (*Registry, error) {
 		db:         db,
 		table:      pq.QuoteIdentifier(db.cfg.sharedSchema) + "." + pq.QuoteIdentifier(rc.table),
 		schemaName: db.cfg.sharedSchema,
+		tableName:  rc.table,
 		appTable:   rc.appTable,
 		cols:       cols,
 		columns:    slices.Clip(rc.columns),

@@ -3,6 +3,7 @@ package tenancy
 import (
 	"context"
 	"fmt"
+	"regexp"
 
 	"github.com/lib/pq"
 )
@@ -39,7 +40,10 @@ func (r *Registry) RegistryTableSQL() string { return fmt.Sprintf(registryTableD
 // schema), and costs one query when both exist. [Migrator.MigrateShared] calls
 // it before it runs the application's shared migrations, so those may refer to
 // the table (a foreign key to tenants(id)), unless the Registry was made with
-// [WithAppRegistryTable].
+// [WithAppRegistryTable] or a shared migration creates the table with a plain
+// CREATE TABLE (an application that copied the demo's first migration before
+// the library owned the table: creating it first would make that migration
+// fail on a new database).
 //
 // It needs the CREATE privilege on the database only when the shared schema is
 // missing, and on the shared schema only when the table is.
@@ -83,10 +87,29 @@ func (r *Registry) CreateTable(ctx context.Context) error {
 }
 
 // createRegistryTable is MigrateShared's first step: the registry table, unless
-// the application creates it itself.
+// the application creates it itself: with [WithAppRegistryTable], or in a
+// shared migration that creates it without IF NOT EXISTS (as applications were
+// told to before the library owned the table: on a new database, creating the
+// table first would make that migration fail).
 func (m *Migrator) createRegistryTable(ctx context.Context) error {
-	if m.reg.appTable {
+	if m.reg.appTable || m.sharedCreatesRegistry() {
 		return nil
 	}
 	return m.reg.CreateTable(ctx)
+}
+
+// sharedCreatesRegistry reports whether a shared up migration creates the
+// registry table with a plain CREATE TABLE (not IF NOT EXISTS).
+func (m *Migrator) sharedCreatesRegistry() bool {
+	name := regexp.QuoteMeta(m.reg.tableName)
+	re := regexp.MustCompile(`(?is)\bcreate\s+table\s+(if\s+not\s+exists\s+)?` +
+		`(?:"?` + regexp.QuoteMeta(m.reg.schemaName) + `"?\s*\.\s*)?"?` + name + `"?\s*\(`)
+	for _, f := range m.sharedSet.files {
+		for _, sm := range re.FindAllStringSubmatch(f.up, -1) {
+			if sm[1] == "" {
+				return true
+			}
+		}
+	}
+	return false
 }
