@@ -19,8 +19,14 @@
 //
 // # Quick start
 //
+// A complete program that runs against an empty database is in
+// examples/quickstart (and the README); its heart:
+//
 //	db, err := tenancy.Open("postgres", os.Getenv("DATABASE_URL"))
 //	reg, err := tenancy.NewRegistry(db)
+//	m, err := tenancy.NewMigrator(db, reg, sharedMigrations, tenantMigrations)
+//	_, err = m.MigrateShared(ctx) // the registry table, then the shared migrations
+//	_, err = m.CreateTenant(ctx, tenancy.NewTenant{Name: "Acme", Schema: "acme"})
 //	mw := tenancy.Middleware(tenancy.HeaderResolver{}, reg)
 //
 //	http.Handle("/users/", mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -33,6 +39,22 @@
 // Outside HTTP (jobs, CLIs), get a tenant's context from the registry:
 //
 //	ctx, err := reg.Context(ctx, tenancy.SchemaKey("acme"))
+//
+// # Work for every tenant, tenant fields and suspension
+//
+// [Registry.ForEach] is the loop for jobs that run for every tenant (cron,
+// reports, re-indexing): bounded concurrency, a context per tenant, one
+// tenant's failure or panic reported for it alone, cancellation that starts no
+// new tenant:
+//
+//	rep, err := reg.ForEach(ctx, tenancy.JobOptions{Concurrency: 8}, func(ctx context.Context, t tenancy.Tenant) error {
+//		_, err := db.ExecContext(ctx, `REFRESH MATERIALIZED VIEW report`)
+//		return err
+//	})
+//
+// [WithTenantColumns] reads the application's own registry columns (plan,
+// status) with every lookup, for [Tenant.Attr] in handlers; [WithSuspended]
+// refuses a suspended tenant with 403 before any query runs.
 //
 // # How a query reaches its schema
 //
@@ -66,6 +88,19 @@
 // that began it: its statements run in that schema even with a context that carries
 // no tenant, and a context naming another tenant is refused with [ErrTenantMismatch].
 //
+// # sqlc and other database/sql code
+//
+// A [*DB] satisfies sqlc's DBTX (database/sql flavour: ExecContext,
+// PrepareContext, QueryContext, QueryRowContext), so generated code takes it as
+// it is and every generated query runs in the schema of its context's tenant:
+//
+//	q := store.New(db)
+//	user, err := q.GetUser(r.Context(), id)
+//	err = db.InTx(ctx, nil, func(tx *tenancy.Tx) error { return store.New(db).WithTx(tx.Tx.Tx).DeleteUser(ctx, id) })
+//
+// [DB.Pool] (a *sqlx.DB) works too and is fenced the same way: the check sits on
+// the connection, not on the wrapper.
+//
 // # Round trips
 //
 // Counted on the wire by the package's tests (TestRoundTrips). [Open] sets lib/pq
@@ -93,9 +128,12 @@
 // # Migrations
 //
 // A [Migrator] applies two sets of golang-migrate files from fs.FS values (typically
-// embed.FS): the shared set to the shared schema (it must create the registry
-// table: see package migrations) and the tenant set to every tenant schema. Each
-// schema has its own version table (default "schema_migrations") inside it.
+// embed.FS): the shared set to the shared schema and the tenant set to every tenant
+// schema. Each schema has its own version table (default "schema_migrations")
+// inside it. The registry table belongs to the library, as the version tables
+// belong to golang-migrate: [Migrator.MigrateShared] creates it
+// ([Registry.CreateTable]) before the shared set runs, so shared migrations may
+// refer to tenants(id).
 //
 //	m, err := tenancy.NewMigrator(db, reg, migrations.Shared, migrations.Tenant)
 //	_, err = m.MigrateShared(ctx)                         // every start-up; safe from many replicas
@@ -132,11 +170,29 @@
 //
 // The middleware fails closed: no tenant in the request → 400, malformed tenant →
 // 400, unknown tenant → 404, authorisation hook refuses → 403, registry unreachable
-// → 503, always as application/problem+json. A query without a tenant returns
+// → 503, always as application/problem+json, and logged with the internal cause on
+// slog.Default unless [WithLogger] names another logger. A query without a tenant returns
 // [ErrNoTenant]; a schema name that fails [ValidateSchemaName] is never sent to the
 // server. Errors are documented sentinels ([ErrNoTenant], [ErrUnknownTenant], …)
 // wrapped in typed errors ([*TenantError], [*SchemaNameError]) that name the tenant;
 // match them with [errors.Is] and [errors.As].
+//
+// # Routers
+//
+// [Middleware] works with any router; examples/routers has tested recipes for
+// chi, gorilla/mux, echo and gin. [PathResolver].Prefix finds the tenant below
+// a mount point ("/api/acme/users"), [WithSkip] leaves routes such as health
+// checks tenant-less, and [WithOptionalTenant] serves requests that name no
+// tenant without one.
+//
+// # Observability
+//
+// Refused requests are logged ([WithLogger], by default on slog.Default);
+// [NewLogHandler] adds the tenant to an application's own records. [Hooks],
+// given with [WithHooks], report registry lookups, requests and (from the DB)
+// schema switches, affinity trades and statements; package tenancyotel turns
+// them into OpenTelemetry spans with tenant.* attributes and metrics. A nil
+// hook costs a nil check.
 //
 // # Testing
 //
