@@ -235,11 +235,11 @@ func (cn *conn) begin(ctx context.Context, query string) (plan, error) {
 			return plan{schema: schema}, nil
 		}
 	}
-	return cn.planFor(schema), nil
+	return cn.planFor(ctx, schema), nil
 }
 
 // planFor returns what must precede a statement in schema (see the type comment).
-func (cn *conn) planFor(schema string) plan {
+func (cn *conn) planFor(ctx context.Context, schema string) plan {
 	if cn.txMode() {
 		set := cn.cfg.setSQL(schema, true)
 		if cn.inTx {
@@ -253,11 +253,20 @@ func (cn *conn) planFor(schema string) plan {
 	}
 	fresh := cn.fresh
 	cn.fresh = false
-	if cn.owner == schema ||
-		fresh && cn.aff != nil && cn.stmts == 0 && cn.pinned == nil && cn.aff.take(cn, schema) {
+	if cn.owner == schema || fresh && cn.aff != nil && cn.stmts == 0 && cn.pinned == nil && cn.trade(ctx, schema) {
 		return plan{schema: schema, prefix: set}
 	}
 	return plan{schema: schema, prefix: session.Reset(cn.seam.keepsStatements(cn)) + "; " + set, resets: true}
+}
+
+// trade asks the affinity list for an idle session of schema's (see affinity.go),
+// and tells the AffinityTrade hook, if any.
+func (cn *conn) trade(ctx context.Context, schema string) bool {
+	ok := cn.aff.take(cn, schema)
+	if h := cn.cfg.hooks; h != nil && h.AffinityTrade != nil {
+		h.AffinityTrade(ctx, TradeEvent{Schema: schema, Traded: ok})
+	}
+	return ok
 }
 
 // inlined returns the text that sends p's prefix and query in one message, or ""
@@ -317,9 +326,11 @@ func (cn *conn) arm(ctx context.Context, p plan, query string) (plan, error) {
 		}
 		if cn.w.Prefix(q) == nil {
 			p.wired = true
+			cn.switched(ctx, p, true)
 			return p, nil
 		}
 	}
+	cn.switched(ctx, p, false)
 	if err := cn.scope(ctx, p); err != nil {
 		return p, err
 	}
@@ -469,19 +480,22 @@ func (cn *conn) QueryContext(ctx context.Context, query string, args []driver.Na
 // session in front of it: in the same message when the driver allows it (one
 // round trip; if the statement fails, PostgreSQL undoes them with it), else in a
 // message of their own first.
-func (cn *conn) exec(ctx context.Context, query string, st driver.Stmt, args []driver.NamedValue) (driver.Result, error) {
+func (cn *conn) exec(ctx context.Context, query string, st driver.Stmt, args []driver.NamedValue) (res driver.Result, err error) {
 	p, err := cn.begin(ctx, query)
 	if err != nil {
 		return nil, err
 	}
+	if done := cn.observe(ctx, p, query); done != nil {
+		defer func() { done(err) }()
+	}
 	if q := cn.inlined(p, query, st, args, true); q != "" {
+		cn.switched(ctx, p, true)
 		res, err := cn.innerExec(ctx, q, nil)
 		return res, cn.settled(ctx, p, err)
 	}
 	if p, err = cn.arm(ctx, p, query); err != nil {
 		return nil, err
 	}
-	var res driver.Result
 	if st != nil {
 		res, err = stmtExec(ctx, st, args)
 	} else {
@@ -503,16 +517,18 @@ func (cn *conn) query(ctx context.Context, query string, st driver.Stmt, args []
 	if err != nil {
 		return nil, err
 	}
+	done := cn.observe(ctx, p, query)
 	var rows driver.Rows
 	if q := cn.inlined(p, query, st, args, false); q != "" {
+		cn.switched(ctx, p, true)
 		rows, err = cn.innerQuery(ctx, q, nil)
 		if err != nil {
-			return nil, cn.settled(ctx, p, err)
+			return nil, observed(done, cn.settled(ctx, p, err))
 		}
-		return &scopedRows{wrapRows: wrapRows{rows}, cn: cn, ctx: ctx, p: p}, nil
+		return &scopedRows{wrapRows: wrapRows{rows}, cn: cn, ctx: ctx, p: p, done: done}, nil
 	}
 	if p, err = cn.arm(ctx, p, query); err != nil {
-		return nil, err
+		return nil, observed(done, err)
 	}
 	if st != nil {
 		rows, err = stmtQuery(ctx, st, args)
@@ -522,9 +538,39 @@ func (cn *conn) query(ctx context.Context, query string, st driver.Stmt, args []
 	if err != nil {
 		cn.unsent(p)
 		err = cn.finish(ctx, err)
-		return nil, cn.settled(ctx, p, err)
+		return nil, observed(done, cn.settled(ctx, p, err))
 	}
-	return &scopedRows{wrapRows: wrapRows{rows}, cn: cn, ctx: ctx, p: p, finish: cn.txMode() && !cn.inTx}, nil
+	return &scopedRows{wrapRows: wrapRows{rows}, cn: cn, ctx: ctx, p: p, finish: cn.txMode() && !cn.inTx, done: done}, nil
+}
+
+// observe calls the Statement hook, if any, and returns what to call when the
+// statement is done (nil without one).
+func (cn *conn) observe(ctx context.Context, p plan, query string) func(error) {
+	h := cn.cfg.hooks
+	if h == nil || h.Statement == nil {
+		return nil
+	}
+	var t *Tenant
+	if s := scopeFrom(ctx); s != nil {
+		t = s.tenant
+	}
+	return h.Statement(ctx, StatementEvent{Query: query, Schema: p.schema, Tenant: t})
+}
+
+// observed calls done, if not nil, with err, and returns err.
+func observed(done func(error), err error) error {
+	if done != nil {
+		done(err)
+	}
+	return err
+}
+
+// switched calls the SchemaSwitch hook, if any, when p passes the session to
+// another tenant; inFront says the reset goes in front of the statement.
+func (cn *conn) switched(ctx context.Context, p plan, inFront bool) {
+	if h := cn.cfg.hooks; h != nil && h.SchemaSwitch != nil && p.resets {
+		h.SchemaSwitch(ctx, SwitchEvent{Schema: p.schema, WithStatement: inFront, Mode: cn.cfg.mode})
+	}
 }
 
 // tagged returns query as the driver gets it. A driver that caches prepared
@@ -817,7 +863,8 @@ type scopedRows struct {
 	p      plan
 	finish bool // end the TransactionMode statement's transaction on Close
 	failed bool
-	done   bool
+	closed bool
+	done   func(error) // the Statement hook's, or nil
 }
 
 func (r *scopedRows) Next(dest []driver.Value) error {
@@ -838,10 +885,10 @@ func (r *scopedRows) NextResultSet() error {
 
 func (r *scopedRows) Close() error {
 	err := r.Rows.Close()
-	if r.done {
+	if r.closed {
 		return err
 	}
-	r.done = true
+	r.closed = true
 	if err == nil && r.failed {
 		err = errRowsFailed
 	}
@@ -849,6 +896,9 @@ func (r *scopedRows) Close() error {
 		err = r.cn.finish(r.ctx, err)
 	}
 	err = r.cn.settled(r.ctx, r.p, err)
+	if r.done != nil {
+		r.done(err)
+	}
 	if err == errRowsFailed {
 		return nil // the error was the rows'; database/sql reported it from Next
 	}

@@ -32,9 +32,10 @@ type Hooks struct {
 	// chain reports each of its keys), from the cache or from the database.
 	Lookup func(ctx context.Context, e LookupEvent)
 
-	// SchemaSwitch is called by a [DB] connection each time it sets a tenant's
-	// search_path, in either mode. (DB-level hooks are attached to a DB by
-	// Open's options; see [WithHooks].)
+	// SchemaSwitch is called by a [SessionMode] [DB] connection each time its
+	// session passes to another tenant: the reset that clears what the previous
+	// tenant left went out (every statement carries its SET anyway). (DB-level
+	// hooks are attached to a DB by passing [WithHooks] to [Open].)
 	SchemaSwitch func(ctx context.Context, e SwitchEvent)
 
 	// AffinityTrade is called by a [DB] connection with [WithAffinity] each
@@ -109,8 +110,8 @@ type LookupEvent struct {
 type SwitchEvent struct {
 	// Schema is the schema switched to.
 	Schema string
-	// WithStatement reports that the SET travelled in the same message as the
-	// statement (no round trip of its own); false means a round trip of its own.
+	// WithStatement reports that the reset and SET travelled in front of the
+	// statement (no round trip of their own); false means a round trip of their own.
 	WithStatement bool
 	// Mode is the DB's mode: SET for [SessionMode], SET LOCAL for
 	// [TransactionMode].
@@ -137,9 +138,11 @@ type StatementEvent struct {
 	Tenant *Tenant
 }
 
-// WithHooks attaches h to a [Registry] (as a [RegistryOption]: [Hooks.Lookup])
-// or to the [Middleware] (as a [MiddlewareOption]: [Hooks.Request]). The
-// default is no hooks. Given more than once, the last one wins.
+// WithHooks attaches h to a [Registry] (as a [RegistryOption]: [Hooks.Lookup]),
+// to the [Middleware] (as a [MiddlewareOption]: [Hooks.Request]) or to a [DB] (as
+// an [Option] of [Open]: [Hooks.SchemaSwitch], [Hooks.AffinityTrade],
+// [Hooks.Statement]). The default is no hooks, which costs a nil check. Given more
+// than once, the last one wins.
 func WithHooks(h Hooks) HooksOption { return HooksOption{h: &h} }
 
 // HooksOption is what [WithHooks] returns: an option for [NewRegistry] and
@@ -153,7 +156,13 @@ func (o HooksOption) applyRegistry(c *registryConfig) error {
 
 func (o HooksOption) applyMiddleware(c *middlewareConfig) { c.hooks = o.h }
 
+func (o HooksOption) apply(c *config) error {
+	c.hooks = o.h
+	return nil
+}
+
 var (
 	_ RegistryOption   = HooksOption{}
 	_ MiddlewareOption = HooksOption{}
+	_ Option           = HooksOption{}
 )

@@ -62,6 +62,9 @@ type config struct {
 	pathSuffix  string
 	extraSchema []string
 	affinity    bool
+	// hooks are the DB-level hooks of WithHooks (SchemaSwitch, AffinityTrade,
+	// Statement), or nil.
+	hooks *Hooks
 }
 
 func defaultConfig() *config {
