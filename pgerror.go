@@ -47,3 +47,9 @@ func AsServerError(err error) (ServerError, bool) {
 	}
 	return ServerError{}, false
 }
+
+// serverCode returns the SQLSTATE of the server error in err's chain, or "".
+func serverCode(err error) string {
+	se, _ := AsServerError(err)
+	return se.Code
+}
