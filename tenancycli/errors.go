@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lib/pq"
 
 	"github.com/go-tenancy/tenancy"
 )
@@ -34,7 +33,7 @@ func (c *cli) message(err error) string {
 
 func (c *cli) hint(err error) string {
 	var me *tenancy.MigrationError
-	var pe *pq.Error
+	se, _ := tenancy.AsServerError(err)
 	switch {
 	case errors.Is(err, tenancy.ErrDirty):
 		schema, version := "<schema>", "<version>"
@@ -50,7 +49,7 @@ func (c *cli) hint(err error) string {
 		return fmt.Sprintf("'%s list' shows the registered tenants", c.Name)
 	case errors.Is(err, tenancy.ErrIrreversible):
 		return "a migration to revert has no down file; nothing was changed"
-	case errors.As(err, &pe) && pe.Code == "42P01": // undefined_table
+	case se.Code == "42P01": // undefined_table
 		return fmt.Sprintf("has the shared schema been created? Run '%s migrate-shared'", c.Name)
 	case errors.Is(err, context.Canceled):
 		return "interrupted"
