@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/go-tenancy/tenancy"
 )
 
