@@ -47,7 +47,7 @@ func newAffinity() *affinity { return &affinity{idle: make(map[string]*conn)} }
 func (a *affinity) park(cn *conn) {
 	a.mu.Lock()
 	cn.parked = true
-	if !cn.listed && cn.cur != "" && cn.stmts == 0 && cn.pinned == nil {
+	if !cn.listed && cn.owner != "" && cn.stmts == 0 && cn.pinned == nil {
 		a.push(cn)
 	}
 	a.mu.Unlock()
@@ -84,8 +84,9 @@ func (a *affinity) take(cn *conn, schema string) bool {
 	}
 	a.unlink(d)
 	cn.inner, d.inner = d.inner, cn.inner
-	cn.cur, d.cur = d.cur, cn.cur
-	if d.cur != "" {
+	cn.w, d.w = d.w, cn.w
+	cn.owner, d.owner = d.owner, cn.owner
+	if d.owner != "" {
 		a.push(d)
 	}
 	return true
@@ -93,12 +94,12 @@ func (a *affinity) take(cn *conn, schema string) bool {
 
 // push puts cn at the head of its schema's list. a.mu is held.
 func (a *affinity) push(cn *conn) {
-	head := a.idle[cn.cur]
+	head := a.idle[cn.owner]
 	cn.prev, cn.next = nil, head
 	if head != nil {
 		head.prev = cn
 	}
-	a.idle[cn.cur] = cn
+	a.idle[cn.owner] = cn
 	cn.listed = true
 }
 
@@ -107,9 +108,9 @@ func (a *affinity) unlink(cn *conn) {
 	if cn.prev != nil {
 		cn.prev.next = cn.next
 	} else if cn.next != nil {
-		a.idle[cn.cur] = cn.next
+		a.idle[cn.owner] = cn.next
 	} else {
-		delete(a.idle, cn.cur)
+		delete(a.idle, cn.owner)
 	}
 	if cn.next != nil {
 		cn.next.prev = cn.prev
@@ -126,7 +127,7 @@ func (a *affinity) size() int {
 	for schema, c := range a.idle {
 		var prev *conn
 		for ; c != nil; prev, c = c, c.next {
-			if seen[c] || c.prev != prev || c.cur != schema || !c.listed || !c.parked {
+			if seen[c] || c.prev != prev || c.owner != schema || !c.listed || !c.parked {
 				return -1
 			}
 			seen[c] = true

@@ -20,7 +20,7 @@ func TestAffinityList(t *testing.T) {
 	n := 0
 	mk := func(schema string) *conn {
 		n++
-		return &conn{inner: &fakePhys{id: n}, aff: a, cur: schema}
+		return &conn{inner: &fakePhys{id: n}, aff: a, owner: schema}
 	}
 	x1, x2, x3, y, cold := mk("x"), mk("x"), mk("x"), mk("y"), mk("")
 	for _, c := range []*conn{x1, x2, x3, y, cold} {
@@ -53,11 +53,11 @@ func TestAffinityList(t *testing.T) {
 	if !a.take(taker, "y") {
 		t.Fatal("take(y) missed with an idle connection on y")
 	}
-	if taker.cur != "y" || taker.inner != yPhys {
-		t.Fatalf("taker on %q after the trade, want y and y's physical connection", taker.cur)
+	if taker.owner != "y" || taker.inner != yPhys {
+		t.Fatalf("taker on %q after the trade, want y and y's physical connection", taker.owner)
 	}
-	if y.cur != "x" || y.inner != xPhys || !y.listed || a.idle["x"] != y {
-		t.Fatalf("giver on %q, listed %v: want x, listed", y.cur, y.listed)
+	if y.owner != "x" || y.inner != xPhys || !y.listed || a.idle["x"] != y {
+		t.Fatalf("giver on %q, listed %v: want x, listed", y.owner, y.listed)
 	}
 	// Needing z, which no idle connection is on: no trade.
 	if a.take(taker, "z") || taker.inner != yPhys {

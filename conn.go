@@ -7,6 +7,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/go-tenancy/tenancy/internal/session"
+	"github.com/go-tenancy/tenancy/internal/wire"
 )
 
 // This file holds the driver layer: a driver.Connector whose connections put every
@@ -22,7 +28,7 @@ type connector struct {
 	inner driver.Connector
 	cfg   *config
 	aff   *affinity // nil when connections do not trade (TransactionMode, WithAffinity(false))
-	pipe  bool      // the driver is lib/pq: see conn.pipeSet
+	seam  seam
 }
 
 var (
@@ -31,11 +37,29 @@ var (
 )
 
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
-	ic, err := c.inner.Connect(ctx)
+	cctx, cp := wire.WithCapture(ctx)
+	ic, err := c.inner.Connect(cctx)
 	if err != nil {
 		return nil, err
 	}
-	return &conn{inner: ic, cfg: c.cfg, aff: c.aff, pipe: c.pipe, fresh: true}, nil
+	return &conn{inner: ic, w: wireOf(ic, cp), cfg: c.cfg, aff: c.aff, seam: c.seam, fresh: true}, nil
+}
+
+// wireOf finds the wire.Conn under a new driver connection, if its network
+// connection was made through one: lib/pq dialing through wire.Dialer reports it
+// to the capture; under pgx, AfterNetConnect put it below pgconn.
+func wireOf(ic driver.Conn, cp *wire.Capture) *wire.Conn {
+	if w := cp.Conn(); w != nil {
+		return w
+	}
+	if pc, ok := ic.(interface{ Conn() *pgx.Conn }); ok {
+		if p := pc.Conn(); p != nil {
+			if w, ok := wire.From(p.PgConn().Conn()); ok {
+				return w
+			}
+		}
+	}
+	return nil
 }
 
 func (c *connector) Driver() driver.Driver { return c.inner.Driver() }
@@ -61,24 +85,50 @@ func (c dsnConnector) Driver() driver.Driver                        { return c.d
 // conn is one of database/sql's connections. It holds one physical connection
 // (inner), which it may trade with an idle conn's (see affinity.go). database/sql
 // never uses a driver.Conn from two goroutines at once; the fields an idle conn's
-// trade changes (inner, cur, and the list fields) are guarded by aff.mu while it
+// trade changes (inner, owner, and the list fields) are guarded by aff.mu while it
 // is parked.
+//
+// # What a connection trusts
+//
+// Nothing about a session is remembered that the server has not confirmed, and
+// nothing that a statement could change is trusted at all:
+//
+//   - search_path is set in front of every statement (SET, or SET LOCAL in
+//     TransactionMode), in the same message when the driver allows it. No memory of
+//     "this session is already on schema X" exists to go stale, so no statement,
+//     function, trigger, rollback or text transaction can make a later statement run
+//     elsewhere.
+//   - owner is the one thing remembered: the schema whose statements last ran on
+//     the session, recorded only once a reset sent for it succeeded outside any
+//     transaction (so nothing can roll the reset back) and the server then reported
+//     itself idle. A statement for any other schema, or on a session whose owner is
+//     unknown, first clears what an earlier tenant may have left there
+//     (session.Reset: cursors, temporary tables, settings, role, SQL prepared
+//     statements), in the same message as the statement when it can.
+//   - after every statement the server's transaction status is compared with what
+//     the library expects: a transaction the library did not open is rolled back and
+//     reported, one that ended under a library Tx makes the Tx refuse the rest.
 type conn struct {
 	inner driver.Conn
-	cfg   *config
-	aff   *affinity
-	pipe  bool
+	// w is the protocol-level wrapper under inner's network connection, or nil:
+	// with it, what scopes a statement goes in front of it in the same flight
+	// whatever the statement (see wire). It moves with inner in an affinity trade.
+	w    *wire.Conn
+	cfg  *config
+	aff  *affinity
+	seam seam
 
-	// cur is the schema this session's search_path was last set to by us, or ""
-	// when unknown (new connection, after an error, after a statement that may have
-	// changed it, after a rollback that may have undone our SET). Session mode only.
-	cur string
+	// owner is the schema whose statements last ran on this session after a
+	// proven reset (see above), or "" when unknown: a new connection, a reset that
+	// failed or could be rolled back, an unexpected transaction status, a
+	// connection pinned for the migrator, a driver that cannot tell the status.
+	owner string
 
 	// fresh: no statement has run since database/sql handed the connection out, so
 	// its physical connection may still be traded.
 	fresh bool
 	// stmts counts the open prepared statements on the physical connection; while
-	// there are any, it is not traded.
+	// there are any, it is not traded, and a reset keeps protocol-level statements.
 	stmts int
 	// parked: returned to database/sql's pool and not used since. listed: on the
 	// idle list. prev, next: the list links. Guarded by aff.mu (parked is read
@@ -93,8 +143,14 @@ type conn struct {
 	// pinned is the scope of a connection handed to the migrator; see DB.pin.
 	pinned *scope
 
-	inTx    bool // a transaction begun through BeginTx is open
-	txDirty bool // search_path may have been changed inside it (a ROLLBACK would undo that)
+	inTx bool // a transaction begun through BeginTx is open
+	// txEnded: the server ended the open transaction although the library did not
+	// (a COMMIT hidden in a multi-statement text); every further statement of it is
+	// refused.
+	txEnded bool
+	// broken: the session could not be brought back to a known state (a ROLLBACK
+	// of a transaction the library did not open failed); database/sql discards it.
+	broken bool
 }
 
 var (
@@ -143,52 +199,218 @@ func (cn *conn) target(ctx context.Context) (string, error) {
 	return s.schema, nil
 }
 
-// prepare makes the session ready to run a statement in schema, outside or inside a
-// transaction. In session mode it costs no round trip when the connection is
-// already there or can trade for an idle one that is (see affinity.go), and one SET
-// when it cannot. In transaction mode a statement outside a transaction gets its
-// own (see implicitTx), so nothing is done here.
-func (cn *conn) prepare(ctx context.Context, schema string) error {
+// plan is what is sent in front of one statement.
+type plan struct {
+	schema string
+	// prefix: the statements (joined with "; ") that scope the session for it, or
+	// "" for none (transaction control inside a transaction).
+	prefix string
+	// resets: prefix clears the session for schema, and the connection may record
+	// schema as its owner once it is proven (see conn.settled).
+	resets bool
+	// wired: the prefix went in front of the statement on the wire (conn.arm), so
+	// the reset is proven only if the wire reports it committed.
+	wired bool
+}
+
+// begin checks and plans a statement with ctx's scope: the first step of every
+// statement, prepared or not, and of BeginTx.
+func (cn *conn) begin(ctx context.Context, query string) (plan, error) {
+	cn.touch()
+	schema, err := cn.target(ctx)
+	if err != nil {
+		return plan{}, err
+	}
+	if cn.inTx && cn.txEnded {
+		return plan{}, ErrTxEnded
+	}
+	switch txControl(query) {
+	case txEnds:
+		return plan{}, fmt.Errorf("%w: %q (use the Tx's Commit or Rollback, or DB.BeginTxx / DB.InTx)",
+			ErrTxControl, firstWord(query))
+	case txSavepoint:
+		if cn.inTx {
+			// Resolves no name, and is all an aborted transaction accepts: a
+			// ROLLBACK TO SAVEPOINT recovering from an error must not follow a SET.
+			return plan{schema: schema}, nil
+		}
+	}
+	return cn.planFor(ctx, schema), nil
+}
+
+// planFor returns what must precede a statement in schema (see the type comment).
+func (cn *conn) planFor(ctx context.Context, schema string) plan {
 	if cn.txMode() {
-		cn.fresh = false
-		return nil
+		set := cn.cfg.setSQL(schema, true)
+		if cn.inTx {
+			return plan{schema: schema, prefix: set} // the session was cleared at BeginTx
+		}
+		return plan{schema: schema, prefix: session.ResetLocal + "; " + set}
 	}
-	if cn.settle(schema) {
-		return nil
-	}
+	set := cn.cfg.setSQL(schema, false)
 	if cn.inTx {
-		// A SET inside a transaction is undone if the transaction rolls back.
-		cn.txDirty = true
+		return plan{schema: schema, prefix: set} // the session was reset at BeginTx
 	}
-	cn.cur = ""
-	if _, err := cn.innerExec(ctx, cn.cfg.setSQL(schema, false), nil); err != nil {
-		return err
+	fresh := cn.fresh
+	cn.fresh = false
+	if cn.owner == schema || fresh && cn.aff != nil && cn.stmts == 0 && cn.pinned == nil && cn.trade(ctx, schema) {
+		return plan{schema: schema, prefix: set}
 	}
-	cn.cur = schema
+	return plan{schema: schema, prefix: session.Reset(cn.seam.keepsStatements(cn)) + "; " + set, resets: true}
+}
+
+// trade asks the affinity list for an idle session of schema's (see affinity.go),
+// and tells the AffinityTrade hook, if any.
+func (cn *conn) trade(ctx context.Context, schema string) bool {
+	ok := cn.aff.take(cn, schema)
+	if h := cn.cfg.hooks; h != nil && h.AffinityTrade != nil {
+		h.AffinityTrade(ctx, TradeEvent{Schema: schema, Traded: ok})
+	}
+	return ok
+}
+
+// inlined returns the text that sends p's prefix and query in one message, or ""
+// when they must go separately: the driver must send a statement without
+// arguments in one simple-protocol message, and query must be one statement that
+// PostgreSQL runs inside a transaction block (see pipelinable), outside a library
+// transaction in TransactionMode as in SessionMode.
+func (cn *conn) inlined(p plan, query string, st driver.Stmt, args []driver.NamedValue, exec bool) string {
+	if p.prefix == "" || st != nil || len(args) != 0 || !cn.seam.inline(exec) || !pipelinable(query) {
+		return ""
+	}
+	return p.prefix + "; " + query
+}
+
+// scope sends p's prefix on its own, ahead of its statement. In TransactionMode
+// outside a transaction it opens the statement's transaction (BEGIN in the same
+// message), which the caller ends with finish.
+func (cn *conn) scope(ctx context.Context, p plan) error {
+	if p.prefix == "" {
+		return nil
+	}
+	q := p.prefix
+	implicit := cn.txMode() && !cn.inTx
+	if implicit {
+		q = "BEGIN; " + q
+	}
+	if _, err := cn.innerExec(ctx, q, nil); err != nil {
+		if implicit {
+			cn.rollbackText(ctx)
+		}
+		return cn.settled(ctx, plan{}, err)
+	}
+	if !implicit && !cn.inTx && p.resets && cn.txStatus() == 'I' {
+		// The reset is committed: nothing can undo it.
+		cn.owner = p.schema
+	}
 	return nil
 }
 
-// settle reports whether the session is on schema, after trading for an idle
-// connection that is (see affinity.go) if it may: only at the first statement
-// since database/sql handed the connection out.
-func (cn *conn) settle(schema string) bool {
-	fresh := cn.fresh
-	cn.fresh = false
-	if cn.cur == schema {
-		return true
+// arm gets p's prefix in front of the statement query: in the same flight on the
+// wire when the connection has a wire.Conn and query may run in a transaction
+// block (the prefix makes it part of one), else in a message of its own (scope).
+// It returns the plan settled must check: with the prefix on the wire, whether
+// the reset is proven is known only from the wire's outcome; after scope, the
+// owner is already recorded.
+func (cn *conn) arm(ctx context.Context, p plan, query string) (plan, error) {
+	if p.prefix == "" {
+		return p, nil
 	}
-	return fresh && cn.aff != nil && cn.stmts == 0 && cn.pinned == nil && !cn.inTx &&
-		cn.aff.take(cn, schema)
-}
-
-// after updates what the connection knows of its search_path once a statement ran.
-func (cn *conn) after(query string, err error) {
-	if err != nil || mayChangeSearchPath(query) {
-		cn.cur = ""
-		if cn.inTx {
-			cn.txDirty = true
+	if cn.w != nil && cn.w.Available() && pipelinable(query) {
+		q := p.prefix
+		if cn.txMode() && !cn.inTx {
+			// SET LOCAL lasts for a transaction block, and a statement the driver
+			// sends as two batches (parse, then execute) spans two implicit ones:
+			// open the block in front of it, end it with finish.
+			q = "BEGIN; " + q
+		}
+		if cn.w.Prefix(q) == nil {
+			p.wired = true
+			cn.switched(ctx, p, true)
+			return p, nil
 		}
 	}
+	cn.switched(ctx, p, false)
+	if err := cn.scope(ctx, p); err != nil {
+		return p, err
+	}
+	p.resets = false // scope recorded the owner if the reset is proven
+	return p, nil
+}
+
+// unsent withdraws a wired prefix the driver never sent (it failed before
+// writing anything): nothing ran, and the next statement must not carry it.
+func (cn *conn) unsent(p plan) {
+	if p.wired && !cn.w.Outcome().Sent {
+		cn.w.Disarm()
+	}
+}
+
+// finish ends the transaction scope opened for a standalone statement in
+// TransactionMode: COMMIT if the statement succeeded, else ROLLBACK.
+func (cn *conn) finish(ctx context.Context, err error) error {
+	if !cn.txMode() || cn.inTx {
+		return err
+	}
+	if err != nil {
+		cn.rollbackText(ctx)
+		return err
+	}
+	if _, err := cn.innerExec(ctx, "COMMIT", nil); err != nil {
+		return err
+	}
+	return nil
+}
+
+// rollbackText ends a transaction the library opened or found open as text. It
+// runs even if ctx is cancelled; if it fails, the session is beyond repair and the
+// connection is reported bad when database/sql next checks it.
+func (cn *conn) rollbackText(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := cn.innerExec(rctx, "ROLLBACK", nil); err != nil {
+		cn.broken = true
+	}
+}
+
+// settled checks the session once a statement (with its rows, for a query) is
+// done, and records p's schema as the owner when p's reset is proven. err is the
+// statement's error; settled returns it, or a worse one.
+//
+// Outside a library transaction the server must be idle: a transaction left open
+// (a BEGIN sent as text, a multi-statement text ending inside one) is rolled back
+// and reported as ErrUnmanagedTx, and the owner forgotten, since the session ran
+// statements the library did not scope. Inside one it must not be idle: if it is,
+// the transaction ended behind the library's back and the Tx refuses the rest.
+func (cn *conn) settled(ctx context.Context, p plan, err error) error {
+	st := cn.txStatus()
+	switch {
+	case st == 0:
+		cn.owner = "" // nothing proven: reset before the next statement
+	case cn.inTx:
+		if st == 'I' {
+			cn.txEnded, cn.owner = true, ""
+			return errors.Join(err, ErrTxEnded)
+		}
+	case st != 'I':
+		cn.owner = ""
+		cn.rollbackText(ctx)
+		return errors.Join(err, ErrUnmanagedTx)
+	case err == nil && p.resets && (!p.wired || cn.w.Outcome().Committed()):
+		cn.owner = p.schema
+	}
+	return err
+}
+
+// txStatus is the server's transaction status as last reported: read by the wire
+// when there is one (it sees every ReadyForQuery), else asked of the driver.
+func (cn *conn) txStatus() byte {
+	if cn.w != nil && cn.w.Available() {
+		if st := cn.w.TxStatus(); st != 0 {
+			return st
+		}
+	}
+	return cn.seam.txStatus(cn.inner)
 }
 
 func (cn *conn) innerExec(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
@@ -224,150 +446,6 @@ func (cn *conn) innerBegin(ctx context.Context, opts driver.TxOptions) (driver.T
 	return cn.inner.Begin()
 }
 
-// ExecContext runs query in the schema of ctx's scope.
-func (cn *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	return cn.exec(ctx, query, nil, args)
-}
-
-// QueryContext runs query in the schema of ctx's scope.
-func (cn *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	return cn.query(ctx, query, nil, args)
-}
-
-// exec runs a statement that returns no rows, query's text or the prepared st (if
-// not nil), in the schema of ctx's scope: inside a transaction of its own in
-// TransactionMode outside a transaction, else after switching the session if needed.
-func (cn *conn) exec(ctx context.Context, query string, st driver.Stmt, args []driver.NamedValue) (driver.Result, error) {
-	cn.touch()
-	schema, err := cn.target(ctx)
-	if err != nil {
-		return nil, err
-	}
-	run := func() (driver.Result, error) {
-		if st != nil {
-			return stmtExec(ctx, st, args)
-		}
-		return cn.innerExec(ctx, query, args)
-	}
-	if set := cn.pipeSet(schema, query, st, args); set != "" {
-		// One round trip: PostgreSQL runs the SET and the statement in one implicit
-		// transaction, so a failing statement undoes the SET too (after forgets).
-		res, err := cn.innerExec(ctx, set+"; "+query, nil)
-		if err == nil && !cn.txMode() {
-			cn.cur = schema // pipeSet left it "" until the statement succeeded
-		}
-		return res, err
-	}
-	if cn.txMode() && !cn.inTx {
-		itx, err := cn.implicitTx(ctx, schema)
-		if err != nil {
-			return nil, err
-		}
-		res, err := run()
-		if err != nil {
-			itx.Rollback()
-			return nil, err
-		}
-		if err := itx.Commit(); err != nil {
-			return nil, err
-		}
-		return res, nil
-	}
-	if err := cn.switchFor(ctx, schema, query); err != nil {
-		return nil, err
-	}
-	res, err := run()
-	cn.after(query, err)
-	return res, err
-}
-
-// query is exec for statements that return rows. In TransactionMode outside a
-// transaction, the rows commit their transaction when closed.
-func (cn *conn) query(ctx context.Context, query string, st driver.Stmt, args []driver.NamedValue) (driver.Rows, error) {
-	cn.touch()
-	schema, err := cn.target(ctx)
-	if err != nil {
-		return nil, err
-	}
-	run := func() (driver.Rows, error) {
-		if st != nil {
-			return stmtQuery(ctx, st, args)
-		}
-		return cn.innerQuery(ctx, query, args)
-	}
-	if set := cn.pipeSet(schema, query, st, args); set != "" {
-		rows, err := cn.innerQuery(ctx, set+"; "+query, nil)
-		if err != nil || cn.txMode() {
-			return rows, err
-		}
-		// The statement can still fail after its first rows, undoing the SET: the
-		// session counts as on schema once the rows ended cleanly.
-		return &pipedRows{wrapRows: wrapRows{rows}, cn: cn, schema: schema}, nil
-	}
-	if cn.txMode() && !cn.inTx {
-		itx, err := cn.implicitTx(ctx, schema)
-		if err != nil {
-			return nil, err
-		}
-		rows, err := run()
-		if err != nil {
-			itx.Rollback()
-			return nil, err
-		}
-		return &txRows{wrapRows: wrapRows{rows}, tx: itx}, nil
-	}
-	if err := cn.switchFor(ctx, schema, query); err != nil {
-		return nil, err
-	}
-	rows, err := run()
-	cn.after(query, err)
-	return rows, err
-}
-
-// pipeSet returns the SET to send in the same simple-protocol message as query,
-// or "" to go the usual way. It is used for a statement without arguments (lib/pq
-// sends it with the simple protocol, which accepts several statements in one
-// message) outside a transaction, when the driver is lib/pq and query is one
-// statement that PostgreSQL runs inside a transaction block (see pipelinable):
-//   - in SessionMode, when the session must switch (and could not trade for an
-//     idle connection on schema): SET search_path; query, one round trip
-//     instead of two. The multi-statement message runs as one implicit
-//     transaction, so if the statement fails the SET is undone with it.
-//   - in TransactionMode: SET LOCAL search_path; query, one round trip instead of
-//     four (BEGIN, SET LOCAL, query, COMMIT); the implicit transaction ends with
-//     the message, and the setting with it.
-//
-// pipelinable reads the statement's text, so in SessionMode it is asked only once
-// the session is known to need a switch. Until the statement has succeeded (or its
-// rows ended cleanly) the connection counts as on no schema.
-func (cn *conn) pipeSet(schema, query string, st driver.Stmt, args []driver.NamedValue) string {
-	if !cn.pipe || st != nil || len(args) != 0 || cn.inTx || cn.pinned != nil {
-		return ""
-	}
-	if cn.txMode() {
-		if pipelinable(query) {
-			return cn.cfg.setSQL(schema, true)
-		}
-		return ""
-	}
-	if cn.settle(schema) || !pipelinable(query) {
-		return ""
-	}
-	cn.cur = ""
-	return cn.cfg.setSQL(schema, false)
-}
-
-// switchFor readies the session for query in SessionMode. Transaction control
-// statements inside a transaction skip it: they resolve no name, and an aborted
-// transaction accepts nothing else (ROLLBACK TO SAVEPOINT recovering from an error
-// must not be preceded by a SET).
-func (cn *conn) switchFor(ctx context.Context, schema, query string) error {
-	if cn.inTx && isTxControl(query) {
-		return nil
-	}
-	return cn.prepare(ctx, schema)
-}
-
 func (cn *conn) innerQuery(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
 	if q, ok := cn.inner.(driver.QueryerContext); ok {
 		rows, err := q.QueryContext(ctx, query, args)
@@ -387,46 +465,160 @@ func (cn *conn) innerQuery(ctx context.Context, query string, args []driver.Name
 	return &closeStmtRows{Rows: rows, st: st}, nil
 }
 
-// implicitTx opens the transaction a standalone statement runs in under
-// TransactionMode, with search_path set for that transaction only.
-func (cn *conn) implicitTx(ctx context.Context, schema string) (driver.Tx, error) {
-	tx, err := cn.innerBegin(ctx, driver.TxOptions{})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := cn.innerExec(ctx, cn.cfg.setSQL(schema, true), nil); err != nil {
-		tx.Rollback()
-		return nil, err
-	}
-	return tx, nil
+// ExecContext runs query in the schema of ctx's scope.
+func (cn *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	return cn.exec(ctx, query, nil, args)
 }
 
-// BeginTx starts a transaction bound to the schema of ctx's scope. In session mode
-// the search_path is switched (if needed) before BEGIN, so that a ROLLBACK cannot
-// undo it; in transaction mode it is set with SET LOCAL right after BEGIN.
+// QueryContext runs query in the schema of ctx's scope.
+func (cn *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	return cn.query(ctx, query, nil, args)
+}
+
+// exec runs a statement that returns no rows, query's text or the prepared st (if
+// not nil), in the schema of ctx's scope, with the statements that scope the
+// session in front of it: in the same message when the driver allows it (one
+// round trip; if the statement fails, PostgreSQL undoes them with it), else in a
+// message of their own first.
+func (cn *conn) exec(ctx context.Context, query string, st driver.Stmt, args []driver.NamedValue) (res driver.Result, err error) {
+	p, err := cn.begin(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if done := cn.observe(ctx, p, query); done != nil {
+		defer func() { done(err) }()
+	}
+	if q := cn.inlined(p, query, st, args, true); q != "" {
+		cn.switched(ctx, p, true)
+		res, err := cn.innerExec(ctx, q, nil)
+		return res, cn.settled(ctx, p, err)
+	}
+	if p, err = cn.arm(ctx, p, query); err != nil {
+		return nil, err
+	}
+	if st != nil {
+		res, err = stmtExec(ctx, st, args)
+	} else {
+		res, err = cn.innerExec(ctx, cn.tagged(query, p.schema), args)
+	}
+	cn.unsent(p)
+	err = cn.finish(ctx, err)
+	if err == nil && dropsStatements(query) {
+		err = cn.seam.statementsDropped(ctx, cn.inner)
+	}
+	return res, cn.settled(ctx, p, err)
+}
+
+// query is exec for statements that return rows. The session is checked (and a
+// TransactionMode statement's transaction ended) when the rows are closed, which
+// database/sql always does.
+func (cn *conn) query(ctx context.Context, query string, st driver.Stmt, args []driver.NamedValue) (driver.Rows, error) {
+	p, err := cn.begin(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	done := cn.observe(ctx, p, query)
+	var rows driver.Rows
+	if q := cn.inlined(p, query, st, args, false); q != "" {
+		cn.switched(ctx, p, true)
+		rows, err = cn.innerQuery(ctx, q, nil)
+		if err != nil {
+			return nil, observed(done, cn.settled(ctx, p, err))
+		}
+		return &scopedRows{wrapRows: wrapRows{rows}, cn: cn, ctx: ctx, p: p, done: done}, nil
+	}
+	if p, err = cn.arm(ctx, p, query); err != nil {
+		return nil, observed(done, err)
+	}
+	if st != nil {
+		rows, err = stmtQuery(ctx, st, args)
+	} else {
+		rows, err = cn.innerQuery(ctx, cn.tagged(query, p.schema), args)
+	}
+	if err != nil {
+		cn.unsent(p)
+		err = cn.finish(ctx, err)
+		return nil, observed(done, cn.settled(ctx, p, err))
+	}
+	return &scopedRows{wrapRows: wrapRows{rows}, cn: cn, ctx: ctx, p: p, finish: cn.txMode() && !cn.inTx, done: done}, nil
+}
+
+// observe calls the Statement hook, if any, and returns what to call when the
+// statement is done (nil without one).
+func (cn *conn) observe(ctx context.Context, p plan, query string) func(error) {
+	h := cn.cfg.hooks
+	if h == nil || h.Statement == nil {
+		return nil
+	}
+	var t *Tenant
+	if s := scopeFrom(ctx); s != nil {
+		t = s.tenant
+	}
+	return h.Statement(ctx, StatementEvent{Query: query, Schema: p.schema, Tenant: t})
+}
+
+// observed calls done, if not nil, with err, and returns err.
+func observed(done func(error), err error) error {
+	if done != nil {
+		done(err)
+	}
+	return err
+}
+
+// switched calls the SchemaSwitch hook, if any, when p passes the session to
+// another tenant; inFront says the reset goes in front of the statement.
+func (cn *conn) switched(ctx context.Context, p plan, inFront bool) {
+	if h := cn.cfg.hooks; h != nil && h.SchemaSwitch != nil && p.resets {
+		h.SchemaSwitch(ctx, SwitchEvent{Schema: p.schema, WithStatement: inFront, Mode: cn.cfg.mode})
+	}
+}
+
+// tagged returns query as the driver gets it. A driver that caches prepared
+// statements by SQL text (pgx's default mode) would reuse, for one tenant, a
+// statement prepared and described for another, whose tables may have another
+// shape (tenants at different migration versions): PostgreSQL then refuses the
+// execution ("cached plan must not change result type"), or the cached result
+// description does not match. So its text gets a trailing comment naming the
+// schema (a valid schema name cannot end a comment): statements are cached per
+// tenant, exactly as the schema-qualified SQL one would write without this
+// package would be.
+func (cn *conn) tagged(query, schema string) string {
+	if schema == "" || !cn.seam.cachesByText(cn.inner) {
+		return query
+	}
+	return query + "\n-- tenancy: " + schema
+}
+
+// BeginTx starts a transaction bound to the schema of ctx's scope. In SessionMode
+// a session that belongs to another tenant (or none proven) is reset before BEGIN,
+// outside the transaction, so that a ROLLBACK cannot undo the reset. In
+// TransactionMode the session is cleared right after BEGIN, before any statement
+// (or savepoint) of the caller's. Every statement of the transaction then carries
+// its own SET (SET LOCAL in TransactionMode).
 func (cn *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	cn.touch()
-	schema, err := cn.target(ctx)
+	p, err := cn.begin(ctx, "")
 	if err != nil {
 		return nil, err
 	}
-	if err := cn.prepare(ctx, schema); err != nil {
-		return nil, err
-	}
-	tx, err := cn.innerBegin(ctx, opts)
-	if err != nil {
-		cn.cur = ""
-		return nil, err
-	}
-	if cn.txMode() {
-		if _, err := cn.innerExec(ctx, cn.cfg.setSQL(schema, true), nil); err != nil {
-			tx.Rollback()
+	if !cn.txMode() && p.resets {
+		if err := cn.scope(ctx, p); err != nil {
 			return nil, err
 		}
 	}
-	cn.inTx, cn.txDirty = true, false
-	cn.bound = &scope{schema: schema}
-	return &connTx{inner: tx, cn: cn}, nil
+	tx, err := cn.innerBegin(ctx, opts)
+	if err != nil {
+		return nil, cn.settled(ctx, plan{}, err)
+	}
+	cn.inTx, cn.txEnded = true, false
+	cn.bound = &scope{schema: p.schema}
+	if cn.txMode() {
+		if _, err := cn.innerExec(ctx, p.prefix, nil); err != nil {
+			_ = tx.Rollback()
+			cn.endTx()
+			return nil, cn.settled(ctx, plan{}, err)
+		}
+	}
+	return &connTx{inner: tx, cn: cn, ctx: ctx}, nil
 }
 
 // Begin is required by driver.Conn; database/sql always uses BeginTx.
@@ -437,72 +629,61 @@ func (cn *conn) Begin() (driver.Tx, error) {
 type connTx struct {
 	inner driver.Tx
 	cn    *conn
+	ctx   context.Context
 }
 
 func (t *connTx) Commit() error {
 	cn := t.cn
+	ended := cn.txEnded
 	err := t.inner.Commit()
-	if err != nil {
-		cn.cur = "" // a failed COMMIT is a ROLLBACK
-	}
 	cn.endTx()
-	return err
+	if ended {
+		// The server ended it already; whatever it did is not this Commit's.
+		return errors.Join(ErrTxEnded, err)
+	}
+	return cn.settled(t.ctx, plan{}, err)
 }
 
 func (t *connTx) Rollback() error {
 	cn := t.cn
 	err := t.inner.Rollback()
-	if err != nil || cn.txDirty {
-		cn.cur = ""
-	}
 	cn.endTx()
-	return err
+	return cn.settled(t.ctx, plan{}, err)
 }
 
 func (cn *conn) endTx() {
-	cn.inTx, cn.txDirty, cn.bound = false, false, nil
+	cn.inTx, cn.txEnded, cn.bound = false, false, nil
 }
 
-// PrepareContext prepares query on this connection. The schema is checked and
-// switched when the statement runs, from the context of that call, so a prepared
-// statement is as scoped as a direct query. (PostgreSQL re-plans a prepared statement
-// when search_path has changed since it was planned.)
+// PrepareContext prepares query on this connection. Each execution is checked
+// against and scoped to the schema of its own context, like a direct statement
+// (PostgreSQL re-analyses a prepared statement when search_path has changed since
+// it was prepared).
 //
 // Preparing needs a scope too: the server resolves the statement's table names
 // against search_path when it parses it. (database/sql prepares again, with the
 // execution's context, on each connection a pooled statement runs on.)
+//
+// In TransactionMode a statement can be prepared only inside a transaction: a
+// protocol-level prepared statement lives on one server connection, and behind a
+// transaction pooler the next transaction may run on another, where the same name
+// is another client's statement. Outside one, PrepareContext returns
+// [ErrPrepareOutsideTx].
 func (cn *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	cn.touch()
-	schema, err := cn.target(ctx)
+	if cn.txMode() && !cn.inTx {
+		cn.touch()
+		return nil, ErrPrepareOutsideTx
+	}
+	p, err := cn.begin(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	if cn.txMode() && !cn.inTx {
-		// Parse in a transaction whose search_path is the tenant's; the prepared
-		// statement outlives it.
-		itx, err := cn.implicitTx(ctx, schema)
-		if err != nil {
-			return nil, err
-		}
-		st, err := cn.innerPrepare(ctx, query)
-		if err != nil {
-			itx.Rollback()
-			return nil, err
-		}
-		if err := itx.Commit(); err != nil {
-			st.Close()
-			return nil, err
-		}
-		cn.stmts++
-		return &connStmt{inner: st, cn: cn, query: query}, nil
-	}
-	if err := cn.prepare(ctx, schema); err != nil {
+	if err := cn.scope(ctx, p); err != nil {
 		return nil, err
 	}
 	st, err := cn.innerPrepare(ctx, query)
 	if err != nil {
-		cn.after(query, err)
-		return nil, err
+		return nil, cn.settled(ctx, plan{}, err)
 	}
 	cn.stmts++
 	return &connStmt{inner: st, cn: cn, query: query}, nil
@@ -538,12 +719,13 @@ func (cn *conn) Ping(ctx context.Context) error {
 }
 
 // ResetSession is called by database/sql before a pooled connection is reused. The
-// schema the session is on (cur) is kept: that is what saves the round trip. What
-// belonged to the previous borrower (a transaction binding, a pin) is dropped.
+// session's owner is kept: when the next statement is for the same schema, it needs
+// no reset. What belonged to the previous borrower (a transaction binding, a pin) is
+// dropped.
 func (cn *conn) ResetSession(ctx context.Context) error {
 	cn.touch()
-	if cn.inTx {
-		// Cannot happen through database/sql; be safe if it does.
+	if cn.inTx || cn.broken {
+		// inTx cannot happen through database/sql; be safe if it does.
 		return driver.ErrBadConn
 	}
 	cn.bound, cn.pinned = nil, nil
@@ -561,6 +743,9 @@ func (cn *conn) ResetSession(ctx context.Context) error {
 // may be trading with it: touch first.
 func (cn *conn) IsValid() bool {
 	cn.touch()
+	if cn.broken {
+		return false
+	}
 	if v, ok := cn.inner.(driver.Validator); ok && !v.IsValid() {
 		return false
 	}
@@ -666,26 +851,63 @@ func namedToValues(args []driver.NamedValue) ([]driver.Value, error) {
 	return vals, nil
 }
 
-// txRows commits the implicit transaction of a TransactionMode query when the rows
-// are closed (database/sql always closes them).
-type txRows struct {
+// scopedRows are the rows of a statement run by conn.query. When they are closed
+// (database/sql always closes them) the TransactionMode statement's transaction is
+// ended and the session checked (conn.settled); a statement sent in one message
+// with a reset counts as proven only if its rows ended without an error, since an
+// error even after the first rows rolls the whole message back.
+type scopedRows struct {
 	wrapRows
-	tx   driver.Tx
-	done bool
+	cn     *conn
+	ctx    context.Context
+	p      plan
+	finish bool // end the TransactionMode statement's transaction on Close
+	failed bool
+	closed bool
+	done   func(error) // the Statement hook's, or nil
 }
 
-func (r *txRows) Close() error {
-	err := r.Rows.Close()
-	if r.done {
-		return err
+func (r *scopedRows) Next(dest []driver.Value) error {
+	err := r.Rows.Next(dest)
+	if err != nil && err != io.EOF {
+		r.failed = true
 	}
-	r.done = true
-	if err != nil {
-		r.tx.Rollback()
-		return err
-	}
-	return r.tx.Commit()
+	return err
 }
+
+func (r *scopedRows) NextResultSet() error {
+	err := r.wrapRows.NextResultSet()
+	if err != nil && err != io.EOF {
+		r.failed = true
+	}
+	return err
+}
+
+func (r *scopedRows) Close() error {
+	err := r.Rows.Close()
+	if r.closed {
+		return err
+	}
+	r.closed = true
+	if err == nil && r.failed {
+		err = errRowsFailed
+	}
+	if r.finish {
+		err = r.cn.finish(r.ctx, err)
+	}
+	err = r.cn.settled(r.ctx, r.p, err)
+	if r.done != nil {
+		r.done(err)
+	}
+	if err == errRowsFailed {
+		return nil // the error was the rows'; database/sql reported it from Next
+	}
+	return err
+}
+
+// errRowsFailed stands for an error the rows already returned from Next, so that
+// Close rolls back and proves nothing without reporting it twice.
+var errRowsFailed = errors.New("tenancy: rows failed")
 
 type closeStmtRows struct {
 	driver.Rows
@@ -700,57 +922,63 @@ func (r *closeStmtRows) Close() error {
 	return err
 }
 
-// isTxControl reports whether q is a single SAVEPOINT, RELEASE, ROLLBACK [TO],
-// COMMIT, END or ABORT statement: it resolves no name, so it needs no search_path,
-// and it is all that an aborted transaction accepts (a SET sent before a ROLLBACK
-// TO SAVEPOINT that recovers from an error would itself fail).
-func isTxControl(q string) bool {
+// txKind classifies transaction control statements sent as text.
+type txKind int
+
+const (
+	txNone      txKind = iota
+	txSavepoint        // SAVEPOINT, RELEASE, ROLLBACK TO
+	txEnds             // BEGIN, START, COMMIT, END, ROLLBACK, ABORT, PREPARE TRANSACTION
+)
+
+// txControl classifies q if it is one single transaction control statement, with no
+// quote, comment, dollar sign or semicolon but a trailing one. It errs towards
+// txNone: a statement it misses still gets its SET, and the transaction status the
+// server reports after it catches a transaction begun or ended behind the library's
+// back (see conn.settled).
+func txControl(q string) txKind {
 	q = strings.TrimSpace(q)
 	q = strings.TrimSpace(strings.TrimSuffix(q, ";"))
 	if q == "" || strings.ContainsAny(q, ";'\"$-/") {
-		return false
+		return txNone
 	}
-	word := q
-	if i := strings.IndexAny(q, " \t\r\n"); i >= 0 {
-		word = q[:i]
-	}
-	for _, kw := range []string{"SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT", "END", "ABORT"} {
-		if strings.EqualFold(word, kw) {
-			return true
+	f := strings.Fields(q)
+	switch strings.ToUpper(f[0]) {
+	case "SAVEPOINT", "RELEASE":
+		return txSavepoint
+	case "ROLLBACK", "ABORT":
+		for _, w := range f[1:] {
+			if strings.EqualFold(w, "TO") {
+				return txSavepoint
+			}
 		}
+		return txEnds
+	case "BEGIN", "START", "COMMIT", "END":
+		return txEnds
+	case "PREPARE":
+		if len(f) > 1 && strings.EqualFold(f[1], "TRANSACTION") {
+			return txEnds
+		}
+	}
+	return txNone
+}
+
+// dropsStatements reports whether q is DISCARD ALL or DEALLOCATE [PREPARE] ALL,
+// which drop the driver's prepared statements too (see seam.statementsDropped).
+func dropsStatements(q string) bool {
+	f := strings.Fields(strings.ToUpper(strings.TrimSuffix(strings.TrimSpace(q), ";")))
+	switch {
+	case len(f) == 2 && f[0] == "DISCARD" && f[1] == "ALL",
+		len(f) == 2 && f[0] == "DEALLOCATE" && f[1] == "ALL",
+		len(f) == 3 && f[0] == "DEALLOCATE" && f[1] == "PREPARE" && f[2] == "ALL":
+		return true
 	}
 	return false
 }
 
-// mayChangeSearchPath reports whether a statement might leave the session's
-// search_path other than it found it: SET/RESET/DISCARD/set_config of it, or a
-// ROLLBACK (TO SAVEPOINT) undoing a SET. It errs on the side of yes: a false
-// positive costs one SET on the next statement, a false negative would be a bug.
-// It cannot see inside functions; see the package documentation.
-func mayChangeSearchPath(q string) bool {
-	for i := 0; i+5 <= len(q); i++ {
-		switch q[i] | 0x20 { // ASCII lower-case
-		case 's':
-			if hasFoldPrefix(q[i:], "search_path") || hasFoldPrefix(q[i:], "set_config") {
-				return true
-			}
-		case 'r':
-			if hasFoldPrefix(q[i:], "reset") || hasFoldPrefix(q[i:], "rollback") {
-				return true
-			}
-		case 'a':
-			if hasFoldPrefix(q[i:], "abort") { // ABORT is ROLLBACK
-				return true
-			}
-		case 'd':
-			if hasFoldPrefix(q[i:], "discard") {
-				return true
-			}
-		}
+func firstWord(q string) string {
+	if f := strings.Fields(q); len(f) > 0 {
+		return strings.ToUpper(strings.TrimSuffix(f[0], ";"))
 	}
-	return false
-}
-
-func hasFoldPrefix(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+	return ""
 }

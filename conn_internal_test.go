@@ -6,25 +6,6 @@ import (
 	"github.com/lib/pq"
 )
 
-func TestMayChangeSearchPath(t *testing.T) {
-	yes := []string{
-		"SET search_path TO x", "set SEARCH_PATH = x", "SELECT set_config('search_path', 'x', false)",
-		"select SET_CONFIG('x', 'y', false)", "RESET ALL", "reset search_path", "DISCARD ALL",
-		"ROLLBACK", "rollback to savepoint s", "ABORT", "BEGIN; SET LOCAL search_path TO x; COMMIT",
-	}
-	no := []string{"SELECT 1", "INSERT INTO items (tenant) VALUES ($1)", "SELECT * FROM users WHERE id = $1", "", "set"}
-	for _, q := range yes {
-		if !mayChangeSearchPath(q) {
-			t.Errorf("mayChangeSearchPath(%q) = false", q)
-		}
-	}
-	for _, q := range no {
-		if mayChangeSearchPath(q) {
-			t.Errorf("mayChangeSearchPath(%q) = true", q)
-		}
-	}
-}
-
 func TestSetSQLQuotesAndAppends(t *testing.T) {
 	c := defaultConfig()
 	if err := WithSearchPath("shared").apply(c); err != nil {
@@ -90,15 +71,19 @@ func contains(s, sub string) bool {
 	return false
 }
 
-func TestIsTxControl(t *testing.T) {
-	for q, want := range map[string]bool{
-		"ROLLBACK TO SAVEPOINT s": true, "rollback to savepoint s;": true, "SAVEPOINT s": true,
-		"RELEASE SAVEPOINT s": true, "COMMIT": true, "end": true, "ABORT": true, "ROLLBACK": true,
-		"SELECT 1": false, "ROLLBACK; DROP TABLE x": false, "SAVEPOINT \"s\"": false,
-		"": false, "ROLLBACKX": false, "SET search_path TO x": false,
+func TestTxControl(t *testing.T) {
+	for q, want := range map[string]txKind{
+		"ROLLBACK TO SAVEPOINT s": txSavepoint, "rollback to savepoint s;": txSavepoint, "SAVEPOINT s": txSavepoint,
+		"RELEASE SAVEPOINT s": txSavepoint, "release s": txSavepoint, "ROLLBACK WORK TO s": txSavepoint,
+		"COMMIT": txEnds, "end": txEnds, "ABORT": txEnds, "ROLLBACK": txEnds, "rollback work;": txEnds,
+		"BEGIN": txEnds, "begin isolation level serializable": txEnds, "START TRANSACTION": txEnds,
+		"PREPARE TRANSACTION x": txEnds, "commit and chain": txEnds,
+		"SELECT 1": txNone, "ROLLBACK; DROP TABLE x": txNone, "SAVEPOINT \"s\"": txNone,
+		"": txNone, "ROLLBACKX": txNone, "SET search_path TO x": txNone, "PREPARE q AS SELECT 1": txNone,
+		"BEGIN; SELECT 1": txNone, "COMMIT -- done": txNone,
 	} {
-		if got := isTxControl(q); got != want {
-			t.Errorf("isTxControl(%q) = %v, want %v", q, got, want)
+		if got := txControl(q); got != want {
+			t.Errorf("txControl(%q) = %v, want %v", q, got, want)
 		}
 	}
 }

@@ -41,6 +41,9 @@ func Open(driverName, dsn string, opts ...Option) (*DB, error) {
 	}
 	drv := probe.Driver()
 	_ = probe.Close() // it never connected
+	if c := wiredConnector(drv, dsn); c != nil {
+		return OpenConnector(c, driverName, opts...)
+	}
 	var c driver.Connector = dsnConnector{dsn: dsn, drv: drv}
 	if dc, ok := drv.(driver.DriverContext); ok {
 		if c, err = dc.OpenConnector(dsn); err != nil {
@@ -50,8 +53,15 @@ func Open(driverName, dsn string, opts ...Option) (*DB, error) {
 	return OpenConnector(c, driverName, opts...)
 }
 
-// OpenConnector opens a DB over a driver.Connector (for example pq.NewConnector).
-// driverName tells sqlx which bind-variable style to use ("postgres" for $1).
+// OpenConnector opens a DB over a driver.Connector (for example pq.NewConnector,
+// or stdlib.GetConnector for pgx). driverName tells sqlx which bind-variable style
+// to use ("postgres" or "pgx" for $1).
+//
+// To keep what scopes each statement in the statement's own round trip (as [Open]
+// does), make the connector's network connections with [LibPQDialer] (lib/pq) or
+// set [PgxAfterNetConnect] in the pgx config. Without them every guarantee holds,
+// and a statement that cannot carry its SET in its own message costs one more round
+// trip.
 func OpenConnector(c driver.Connector, driverName string, opts ...Option) (*DB, error) {
 	if c == nil {
 		return nil, errNilConnector
@@ -68,7 +78,7 @@ func OpenConnector(c driver.Connector, driverName string, opts ...Option) (*DB, 
 	if err := cfg.finish(); err != nil {
 		return nil, err
 	}
-	ctr := &connector{inner: c, cfg: cfg, pipe: isLibPQ(c.Driver())}
+	ctr := &connector{inner: c, cfg: cfg, seam: seamFor(c.Driver())}
 	if cfg.mode == SessionMode && cfg.affinity {
 		ctr.aff = newAffinity()
 	}
@@ -271,7 +281,9 @@ func (db *DB) pin(ctx context.Context, schema string) (*sql.Conn, func(), error)
 // run there from the next one on.
 func repin(c *sql.Conn, schema string) error {
 	return rawConn(c, func(cn *conn) error {
-		cn.pinned = &scope{schema: schema}
+		// Nothing the session carries is trusted for a migration, even from the
+		// same tenant: its first statement resets it.
+		cn.pinned, cn.owner = &scope{schema: schema}, ""
 		return nil
 	})
 }
@@ -280,7 +292,7 @@ func repin(c *sql.Conn, schema string) error {
 // known schema (its session must have been reset first).
 func unpin(c *sql.Conn) error {
 	return rawConn(c, func(cn *conn) error {
-		cn.pinned, cn.cur = nil, ""
+		cn.pinned, cn.owner = nil, ""
 		return nil
 	})
 }

@@ -19,8 +19,14 @@
 //
 // # Quick start
 //
+// A complete program that runs against an empty database is in
+// examples/quickstart (and the README); its heart:
+//
 //	db, err := tenancy.Open("postgres", os.Getenv("DATABASE_URL"))
 //	reg, err := tenancy.NewRegistry(db)
+//	m, err := tenancy.NewMigrator(db, reg, sharedMigrations, tenantMigrations)
+//	_, err = m.MigrateShared(ctx) // the registry table, then the shared migrations
+//	_, err = m.CreateTenant(ctx, tenancy.NewTenant{Name: "Acme", Schema: "acme"})
 //	mw := tenancy.Middleware(tenancy.HeaderResolver{}, reg)
 //
 //	http.Handle("/users/", mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -34,6 +40,22 @@
 //
 //	ctx, err := reg.Context(ctx, tenancy.SchemaKey("acme"))
 //
+// # Work for every tenant, tenant fields and suspension
+//
+// [Registry.ForEach] is the loop for jobs that run for every tenant (cron,
+// reports, re-indexing): bounded concurrency, a context per tenant, one
+// tenant's failure or panic reported for it alone, cancellation that starts no
+// new tenant:
+//
+//	rep, err := reg.ForEach(ctx, tenancy.JobOptions{Concurrency: 8}, func(ctx context.Context, t tenancy.Tenant) error {
+//		_, err := db.ExecContext(ctx, `REFRESH MATERIALIZED VIEW report`)
+//		return err
+//	})
+//
+// [WithTenantColumns] reads the application's own registry columns (plan,
+// status) with every lookup, for [Tenant.Attr] in handlers; [WithSuspended]
+// refuses a suspended tenant with 403 before any query runs.
+//
 // # How a query reaches its schema
 //
 // The DB's connections wrap the driver's. database/sql passes each statement's
@@ -45,57 +67,73 @@
 // on. Because the check sits on the connection, it also covers [DB.Pool], prepared
 // statements, *sql.Conn and code that takes a *sqlx.DB.
 //
-// In [SessionMode] (the default) each physical connection remembers which schema it
-// is on and switches lazily. It forgets (and so sets the schema again before the
-// next statement) after anything that may have changed or undone the setting: any
-// error, a cancelled statement, a transaction rollback during which it switched, and
-// any statement whose text mentions search_path, set_config, RESET, DISCARD,
-// ROLLBACK or ABORT. It cannot see inside server-side functions: a function that
-// changes search_path as a side effect (rather than with a SET clause, which
-// PostgreSQL restores on exit) is not detected; use [TransactionMode] if you have
-// such functions.
+// Nothing about a session is trusted that a statement could have changed: every
+// statement carries its own SET search_path (SET LOCAL in [TransactionMode]), so no
+// SET, set_config, function, rollback, error or text transaction can move a later
+// statement to another schema. A pooled session also carries state besides
+// search_path (temporary tables, which PostgreSQL searches first; held cursors;
+// settings; a role; SQL prepared statements): in [SessionMode] (the default) a
+// session that last ran another tenant's statements is cleared before it runs one of
+// this tenant's, and in TransactionMode every transaction starts clean. Transaction
+// control sent as text is refused ([ErrTxControl]), and the server's transaction
+// status is checked after every statement ([ErrUnmanagedTx], [ErrTxEnded]).
+// SECURITY.md states the guarantee and its limits.
 //
 // [TransactionMode] keeps nothing on the session: for PgBouncer in transaction
 // pooling mode and RDS Proxy, where a client connection's transactions may land on
-// different server connections.
+// different server connections. It cannot prepare statements outside a transaction
+// ([ErrPrepareOutsideTx]).
 //
 // A transaction ([DB.BeginTxx], [DB.InTx]) is bound to the tenant of the context
 // that began it: its statements run in that schema even with a context that carries
 // no tenant, and a context naming another tenant is refused with [ErrTenantMismatch].
 //
+// # sqlc and other database/sql code
+//
+// A [*DB] satisfies sqlc's DBTX (database/sql flavour: ExecContext,
+// PrepareContext, QueryContext, QueryRowContext), so generated code takes it as
+// it is and every generated query runs in the schema of its context's tenant:
+//
+//	q := store.New(db)
+//	user, err := q.GetUser(r.Context(), id)
+//	err = db.InTx(ctx, nil, func(tx *tenancy.Tx) error { return store.New(db).WithTx(tx.Tx.Tx).DeleteUser(ctx, id) })
+//
+// [DB.Pool] (a *sqlx.DB) works too and is fenced the same way: the check sits on
+// the connection, not on the wrapper.
+//
 // # Round trips
 //
-// Counted on the wire by the package's tests (TestRoundTrips; lib/pq, where a
-// parameterised query is two round trips, parse then execute, unless
-// binary_parameters=yes). With lib/pq, a statement without arguments that is a
-// single SELECT, INSERT, UPDATE, DELETE, WITH, VALUES, TABLE or MERGE is sent in one
-// message with the SET it needs: PostgreSQL runs both in one implicit transaction,
-// so the switch costs no round trip, and if the statement fails the SET is undone
-// with it (the connection then forgets its schema).
+// Counted on the wire by the package's tests (TestRoundTrips). [Open] sets lib/pq
+// and pgx up so that what scopes a statement (its SET, and the reset when the
+// session passes to another tenant) goes in front of the statement's first message
+// on the network connection, with or without arguments: in SessionMode no
+// statement costs a round trip more than it would without this package. Where that
+// is not possible (lib/pq over TLS; a connector built without [LibPQDialer] or
+// [PgxAfterNetConnect]) a single data statement without arguments still carries
+// them in its own simple-protocol message, and any other statement pays one round
+// trip for them.
 //
-//	SessionMode                                  extra    total (no args / args)
-//	statement, connection already on the tenant    0          1 / 2
-//	statement, connection must switch              0 / 1      1 / 3
-//	transaction (BEGIN … COMMIT), no switch         0          BEGIN 1 + statements + COMMIT 1
-//	transaction, switch                            1          + SET before BEGIN
+//	extra round trips                          SessionMode   TransactionMode
+//	data statement without arguments            0             0
+//	other statement                             0             1 (BEGIN and reset in front, COMMIT after)
+//	transaction                                 0 (+1 before BEGIN when the session passes to another tenant)
+//	                                                          1 (the reset after BEGIN)
+//	statement in a transaction                  0             0
 //
-//	TransactionMode
-//	statement outside a transaction, no args       0          SET LOCAL; statement in one message
-//	statement outside a transaction, args          3          BEGIN, SET LOCAL, statement, COMMIT
-//	transaction                                    1          BEGIN, SET LOCAL, statements, COMMIT
-//	prepare outside a transaction                  3          BEGIN, SET LOCAL, parse, COMMIT
-//
-// database/sql hands out the connection returned last, whatever schema it is on.
-// [WithAffinity] (off by default) lets a connection swap its physical connection,
-// at its first statement, with an idle one already on the right schema; see its
-// documentation for what it costs and when it pays.
+// database/sql hands out the connection returned last, whichever tenant its session
+// belongs to. [WithAffinity] (off by default) lets a connection swap its physical
+// connection, at its first statement, with an idle one whose session already belongs
+// to the right tenant, which saves the reset; see its documentation.
 //
 // # Migrations
 //
 // A [Migrator] applies two sets of golang-migrate files from fs.FS values (typically
-// embed.FS): the shared set to the shared schema (it must create the registry
-// table: see package migrations) and the tenant set to every tenant schema. Each
-// schema has its own version table (default "schema_migrations") inside it.
+// embed.FS): the shared set to the shared schema and the tenant set to every tenant
+// schema. Each schema has its own version table (default "schema_migrations")
+// inside it. The registry table belongs to the library, as the version tables
+// belong to golang-migrate: [Migrator.MigrateShared] creates it
+// ([Registry.CreateTable]) before the shared set runs, so shared migrations may
+// refer to tenants(id).
 //
 //	m, err := tenancy.NewMigrator(db, reg, migrations.Shared, migrations.Tenant)
 //	_, err = m.MigrateShared(ctx)                         // every start-up; safe from many replicas
@@ -132,11 +170,29 @@
 //
 // The middleware fails closed: no tenant in the request → 400, malformed tenant →
 // 400, unknown tenant → 404, authorisation hook refuses → 403, registry unreachable
-// → 503, always as application/problem+json. A query without a tenant returns
+// → 503, always as application/problem+json, and logged with the internal cause on
+// slog.Default unless [WithLogger] names another logger. A query without a tenant returns
 // [ErrNoTenant]; a schema name that fails [ValidateSchemaName] is never sent to the
 // server. Errors are documented sentinels ([ErrNoTenant], [ErrUnknownTenant], …)
 // wrapped in typed errors ([*TenantError], [*SchemaNameError]) that name the tenant;
 // match them with [errors.Is] and [errors.As].
+//
+// # Routers
+//
+// [Middleware] works with any router; examples/routers has tested recipes for
+// chi, gorilla/mux, echo and gin. [PathResolver].Prefix finds the tenant below
+// a mount point ("/api/acme/users"), [WithSkip] leaves routes such as health
+// checks tenant-less, and [WithOptionalTenant] serves requests that name no
+// tenant without one.
+//
+// # Observability
+//
+// Refused requests are logged ([WithLogger], by default on slog.Default);
+// [NewLogHandler] adds the tenant to an application's own records. [Hooks],
+// given with [WithHooks], report registry lookups, requests and (from the DB)
+// schema switches, affinity trades and statements; package tenancyotel turns
+// them into OpenTelemetry spans with tenant.* attributes and metrics. A nil
+// hook costs a nil check.
 //
 // # Testing
 //

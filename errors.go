@@ -54,6 +54,32 @@ var (
 	// a tenant would duplicate another tenant's name, schema or host.
 	ErrConflict = errors.New("tenancy: tenant already exists")
 
+	// ErrTxControl is returned, before anything is sent, for a transaction control
+	// statement sent as text that would begin or end a transaction (BEGIN, START
+	// TRANSACTION, COMMIT, END, ROLLBACK, ABORT, PREPARE TRANSACTION): a transaction
+	// the library did not open escapes its scoping. Use [DB.BeginTxx] or [DB.InTx],
+	// and the Tx's Commit and Rollback. SAVEPOINT, RELEASE and ROLLBACK TO are
+	// allowed inside a transaction.
+	ErrTxControl = errors.New("tenancy: transaction control statements must go through BeginTx, Commit and Rollback")
+
+	// ErrUnmanagedTx is returned (joined with the statement's own error, if any)
+	// when a statement outside a library transaction left the session inside one,
+	// for example a multi-statement text that begins one. The library rolled it
+	// back before returning.
+	ErrUnmanagedTx = errors.New("tenancy: statement left a transaction open; it was rolled back")
+
+	// ErrTxEnded is returned by every statement of a library transaction, and by
+	// its Commit, after the server ended the transaction without the library (a
+	// COMMIT or ROLLBACK hidden in a multi-statement text). The work done after that
+	// point did not run in the transaction.
+	ErrTxEnded = errors.New("tenancy: transaction ended outside Commit and Rollback")
+
+	// ErrPrepareOutsideTx is returned by PrepareContext in [TransactionMode] outside
+	// a transaction: behind a transaction pooler a prepared statement could run on
+	// another client's server connection. Prepare inside a transaction, or do not
+	// prepare (database/sql's QueryContext and ExecContext with arguments do not).
+	ErrPrepareOutsideTx = errors.New("tenancy: TransactionMode cannot prepare statements outside a transaction")
+
 	// ErrClosed is returned by a [DB] after Close.
 	ErrClosed = errors.New("tenancy: database is closed")
 )

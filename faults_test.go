@@ -61,13 +61,14 @@ func (r *loadRun) recoverRound(t testing.TB, maxFailures int) {
 func TestFaultBackendsKilled(t *testing.T) {
 	t.Parallel()
 	const tenants, workers, pool, perWorker = 20, 32, 12, 250
-	for _, mode := range []tenancy.Mode{tenancy.SessionMode, tenancy.TransactionMode} {
-		t.Run(mode.String(), func(t *testing.T) {
+	for _, fv := range faultVariants() {
+		mode := fv.mode
+		t.Run(fv.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			ts := loadSchemas(t, e, tenants)
 			// The application_name tells the pool's backends from the admin's.
-			db := openCounted(t, e.dsn+"&application_name=tenancy_load", e.rt, tenancy.WithMode(mode))
+			db := openCountedDriver(t, fv.driver, e.dsn+"&application_name=tenancy_load", e.rt, tenancy.WithMode(mode))
 			db.Pool().SetMaxOpenConns(pool)
 			db.Pool().SetMaxIdleConns(pool)
 
@@ -171,7 +172,7 @@ func startServer(dataDir string, port int) (*pgserver.Server, error) {
 // envOn makes an env on database dbname of srv, as newEnv does on the shared test
 // server: the shared schema with its registry table, an admin pool, and (with
 // opts) a counted tenancy.DB.
-func envOn(t *testing.T, srv *pgserver.Server, dbname string, opts ...tenancy.Option) *env {
+func envOn(t *testing.T, srv *pgserver.Server, dbname, driverName string, opts ...tenancy.Option) *env {
 	t.Helper()
 	root, err := sql.Open("postgres", srv.URL("postgres"))
 	if err != nil {
@@ -179,7 +180,7 @@ func envOn(t *testing.T, srv *pgserver.Server, dbname string, opts ...tenancy.Op
 	}
 	mustExec(t, root, `CREATE DATABASE `+dbname)
 	root.Close()
-	return envAt(t, srv.URL(dbname), opts...)
+	return envAtDriver(t, srv.URL(dbname), driverName, opts...)
 }
 
 // TestFaultServerRestart stops the server (fast shutdown: every connection is
@@ -214,9 +215,10 @@ func TestFaultServerRestart(t *testing.T) {
 	})
 
 	const tenants, workers, pool, warmOps, afterOps = 10, 16, 8, 1000, 1000
-	for _, mode := range []tenancy.Mode{tenancy.SessionMode, tenancy.TransactionMode} {
-		t.Run(mode.String(), func(t *testing.T) {
-			e := envOn(t, srv, "restart_"+mode.String(), tenancy.WithMode(mode))
+	for _, fv := range faultVariants() {
+		mode := fv.mode
+		t.Run(fv.name, func(t *testing.T) {
+			e := envOn(t, srv, "restart_"+fv.driver+"_"+mode.String(), fv.driver, tenancy.WithMode(mode))
 			e.db.Pool().SetMaxOpenConns(pool)
 			e.db.Pool().SetMaxIdleConns(pool)
 			ts := loadSchemas(t, e, tenants)
@@ -301,12 +303,13 @@ func TestFaultServerRestart(t *testing.T) {
 func TestFaultStatementTimeout(t *testing.T) {
 	t.Parallel()
 	const tenants, workers, pool, perWorker = 20, 32, 12, 150
-	for _, mode := range []tenancy.Mode{tenancy.SessionMode, tenancy.TransactionMode} {
-		t.Run(mode.String(), func(t *testing.T) {
+	for _, fv := range faultVariants() {
+		mode := fv.mode
+		t.Run(fv.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			ts := loadSchemas(t, e, tenants)
-			db := openCounted(t, e.dsn+"&statement_timeout=300", e.rt, tenancy.WithMode(mode))
+			db := openCountedDriver(t, fv.driver, e.dsn+"&statement_timeout=300", e.rt, tenancy.WithMode(mode))
 			db.Pool().SetMaxOpenConns(pool)
 			db.Pool().SetMaxIdleConns(pool)
 			w := faultWeights()
@@ -324,4 +327,20 @@ func TestFaultStatementTimeout(t *testing.T) {
 			r.recoverRound(t, 0)
 		})
 	}
+}
+
+// faultVariant is one mode over one driver.
+type faultVariant struct {
+	name, driver string
+	mode         tenancy.Mode
+}
+
+func faultVariants() []faultVariant {
+	var vs []faultVariant
+	for _, d := range loadDrivers {
+		for _, m := range []tenancy.Mode{tenancy.SessionMode, tenancy.TransactionMode} {
+			vs = append(vs, faultVariant{d + "/" + m.String(), d, m})
+		}
+	}
+	return vs
 }

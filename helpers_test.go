@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/lib/pq"
 
 	"github.com/go-tenancy/tenancy"
@@ -28,7 +30,14 @@ type env struct {
 
 func newEnv(t testing.TB, opts ...tenancy.Option) *env {
 	t.Helper()
-	e := envAt(t, tenancytest.NewDatabase(t), opts...)
+	return newEnvDriver(t, "postgres", opts...)
+}
+
+// newEnvDriver is newEnv over the named driver: "postgres" (lib/pq) or "pgx"
+// (pgx through database/sql).
+func newEnvDriver(t testing.TB, driverName string, opts ...tenancy.Option) *env {
+	t.Helper()
+	e := envAtDriver(t, tenancytest.NewDatabase(t), driverName, opts...)
 	var err error
 	e.reg, err = tenancy.NewRegistry(e.db)
 	if err != nil {
@@ -37,8 +46,8 @@ func newEnv(t testing.TB, opts ...tenancy.Option) *env {
 	return e
 }
 
-// envAt makes an env (without a Registry) on the empty database at dsn.
-func envAt(t testing.TB, dsn string, opts ...tenancy.Option) *env {
+// envAtDriver makes an env (without a Registry) on the empty database at dsn.
+func envAtDriver(t testing.TB, dsn, driverName string, opts ...tenancy.Option) *env {
 	t.Helper()
 	admin, err := sql.Open("postgres", dsn)
 	if err != nil {
@@ -53,8 +62,50 @@ func envAt(t testing.TB, dsn string, opts ...tenancy.Option) *env {
 	mustExec(t, admin, `SET search_path TO shared; `+string(reg))
 
 	e := &env{dsn: dsn, admin: admin, rt: &rtcount.Counter{}}
-	e.db = openCounted(t, dsn, e.rt, opts...)
+	e.db = openCountedDriver(t, driverName, dsn, e.rt, opts...)
 	return e
+}
+
+// drivers are the database/sql drivers every isolation suite runs with: lib/pq and
+// pgx as Open sets them up (what scopes a statement rides in front of it on the
+// wire), and lib/pq without that ("postgres-plain": a connector built by hand, or
+// a TLS connection, where the SET of a parameterised statement goes in a message
+// of its own).
+var drivers = []string{"postgres", "pgx", "postgres-plain"}
+
+// loadDrivers are the drivers the long load tests run with.
+var loadDrivers = drivers[:2]
+
+func openCountedDriver(t testing.TB, driverName, dsn string, rt *rtcount.Counter, opts ...tenancy.Option) *tenancy.DB {
+	t.Helper()
+	switch driverName {
+	case "postgres":
+		return openCounted(t, dsn, rt, opts...)
+	case "postgres-plain":
+		c, err := pq.NewConnector(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Dialer(rt)
+		db, err := tenancy.OpenConnector(c, "postgres", opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.DialFunc = rt.DialContext
+	cfg.AfterNetConnect = tenancy.PgxAfterNetConnect
+	db, err := tenancy.OpenConnector(stdlib.GetConnector(*cfg), "pgx", opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 func openCounted(t testing.TB, dsn string, rt *rtcount.Counter, opts ...tenancy.Option) *tenancy.DB {
@@ -63,7 +114,7 @@ func openCounted(t testing.TB, dsn string, rt *rtcount.Counter, opts ...tenancy.
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.Dialer(rt)
+	c.Dialer(tenancy.LibPQDialer(rt))
 	db, err := tenancy.OpenConnector(c, "postgres", opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -117,4 +168,21 @@ var isolationVariants = []struct {
 	{"session", []tenancy.Option{tenancy.WithMode(tenancy.SessionMode)}},
 	{"session+affinity", []tenancy.Option{tenancy.WithMode(tenancy.SessionMode), tenancy.WithAffinity(true)}},
 	{"transaction", []tenancy.Option{tenancy.WithMode(tenancy.TransactionMode)}},
+}
+
+// driverVariant is one isolation variant over one driver.
+type driverVariant struct {
+	name, driver string
+	opts         []tenancy.Option
+}
+
+// driverVariants are isolationVariants for every driver, named "driver/variant".
+func driverVariants() []driverVariant {
+	var vs []driverVariant
+	for _, d := range drivers {
+		for _, v := range isolationVariants {
+			vs = append(vs, driverVariant{d + "/" + v.name, d, v.opts})
+		}
+	}
+	return vs
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
@@ -51,6 +52,9 @@ const (
 	opCancel                   // context deadline hits mid-statement (pg_sleep)
 	opTxCancel                 // context deadline hits mid-transaction after a write
 	opDisturb                  // session-level SET search_path / set_config / RESET left on the connection
+	opTemp                     // a temporary marker table (the tenant's own name) left on the session
+	opCursor                   // FETCH from a held cursor left on the session, then DECLARE one WITH HOLD
+	opTxSet                    // transaction: SET / SET LOCAL / set_config of another tenant's schema, then checked reads
 	opSlow                     // a statement that exceeds statement_timeout (fault tests only)
 	opTxSlow                   // SET LOCAL statement_timeout, write, slow statement (fault tests only)
 	numOps
@@ -59,7 +63,7 @@ const (
 var opNames = [numOps]string{
 	"write", "named-write", "read", "count", "prepared", "conn", "shared",
 	"tx-commit", "tx-rollback", "savepoint", "sql-error", "tx-error",
-	"cancel", "tx-cancel", "disturb", "slow", "tx-slow",
+	"cancel", "tx-cancel", "disturb", "temp", "cursor", "tx-set", "slow", "tx-slow",
 }
 
 func (k opKind) String() string { return opNames[k] }
@@ -73,7 +77,7 @@ func (k opKind) String() string { return opNames[k] }
 var defaultWeights = [numOps]int{
 	opWrite: 110, opNamedWrite: 45, opRead: 220, opCount: 90, opPrepared: 65, opConn: 45, opShared: 45,
 	opTxCommit: 90, opTxRollback: 55, opSavepoint: 55, opSQLError: 55, opTxError: 45,
-	opCancel: 1, opTxCancel: 1, opDisturb: 45,
+	opCancel: 1, opTxCancel: 1, opDisturb: 45, opTemp: 30, opCursor: 30, opTxSet: 30,
 }
 
 const (
@@ -204,7 +208,9 @@ func newLoad(t testing.TB, db *tenancy.DB, tenants []*loadTenant, cfg loadConfig
 	for _, w := range cfg.weights {
 		r.total += w
 	}
-	if cfg.weights[opPrepared] > 0 {
+	if cfg.weights[opPrepared] > 0 && db.Mode() == tenancy.SessionMode {
+		// (TransactionMode prepares only inside a transaction: opPrepared then
+		// prepares in one of its own.)
 		st, err := db.PreparexContext(tenants[0].ctx, readSQL)
 		if err != nil {
 			t.Fatalf("prepare the shared statement: %v", err)
@@ -410,10 +416,15 @@ func (r *loadRun) intended(kind opKind, err error, ok func(error) bool) error {
 	return nil
 }
 
+// pqCode returns the SQLSTATE of a lib/pq or pgx error, or "".
 func pqCode(err error) string {
 	var pe *pq.Error
 	if errors.As(err, &pe) {
 		return string(pe.Code)
+	}
+	var ge *pgconn.PgError
+	if errors.As(err, &ge) {
+		return ge.Code
 	}
 	return ""
 }
@@ -524,6 +535,20 @@ func (r *loadRun) op(kind opKind, tn, other *loadTenant, rng *rand.Rand) error {
 		// connection it lands on; PostgreSQL re-parses it whenever search_path
 		// changed since it was last planned.
 		var rows []readRow
+		if r.stmt == nil {
+			err := db.InTx(ctx, nil, func(tx *tenancy.Tx) error {
+				st, err := tx.PreparexContext(ctx, readSQL)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				return st.SelectContext(ctx, &rows)
+			})
+			if err != nil {
+				return err
+			}
+			return r.checkRead("prepared in a transaction", tn.Schema, rows)
+		}
 		if err := r.stmt.SelectContext(ctx, &rows); err != nil {
 			return err
 		}
@@ -675,6 +700,71 @@ func (r *loadRun) op(kind opKind, tn, other *loadTenant, rng *rand.Rand) error {
 		}
 		return r.read("read after "+q, db, ctx, tn)
 
+	case opTemp:
+		// A temporary table named like the tenant's marker shadows it for the
+		// rest of the session's use by this tenant; holding the tenant's own name,
+		// it is harmless to the tenant and caught at once if it reaches another.
+		_, err := db.ExecContext(ctx, `CREATE TEMP TABLE IF NOT EXISTS marker AS SELECT '`+tn.Schema+`'::text AS schema`)
+		if err != nil {
+			return err
+		}
+		return r.read("read after a temp table", db, ctx, tn)
+
+	case opCursor:
+		rows, err := db.QueryContext(ctx, `FETCH ALL FROM held`)
+		if err == nil {
+			for rows.Next() {
+				var s string
+				if err := rows.Scan(&s); err != nil {
+					rows.Close()
+					return err
+				}
+				r.checked.Add(1)
+				if s != tn.Schema {
+					rows.Close()
+					return r.violation("FETCH from a held cursor for %s returned %s's marker", tn.Schema, s)
+				}
+			}
+			err = rows.Close()
+		}
+		if err != nil && pqCode(err) != "34000" { // invalid_cursor_name: none left here
+			return err
+		}
+		err = db.InTx(ctx, nil, func(tx *tenancy.Tx) error {
+			_, err := tx.ExecContext(ctx, `DECLARE held CURSOR WITH HOLD FOR SELECT schema FROM marker`)
+			return err
+		})
+		if err != nil && pqCode(err) != "42P03" { // duplicate_cursor: this tenant left one
+			return err
+		}
+		return nil
+
+	case opTxSet:
+		q := []string{
+			`SET search_path TO ` + other.Schema,
+			`SET LOCAL search_path TO ` + other.Schema,
+			`SELECT set_config('search_path', '` + other.Schema + `', true)`,
+			`SELECT set_config('search_path', '` + other.Schema + `', false)`,
+		}[rng.IntN(4)]
+		err := db.InTx(ctx, nil, func(tx *tenancy.Tx) error {
+			if err := r.write("tx write", tx, ctx, tn); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return err
+			}
+			if err := r.read("tx read after "+q, tx, ctx, tn); err != nil {
+				return err
+			}
+			return r.write("tx write after "+q, tx, ctx, tn)
+		})
+		if err != nil {
+			tn.uncertain.Add(2)
+			return err
+		}
+		tn.committed.Add(2)
+		return nil
+
 	case opSlow:
 		_, err := db.ExecContext(ctx, sleepSQL)
 		return r.intended(kind, err, isCode("57014"))
@@ -799,50 +889,52 @@ func (r *loadRun) summary(t testing.TB, elapsed time.Duration) {
 		r.violations.Load(), r.unexpected.Load(), b.String())
 }
 
-// TestIsolationUnderLoad runs 50 tenants' worth of mixed operations (100,032 per
-// mode; 10,048 under -short) on 64 goroutines over a pool of 16 connections, in both
-// modes, and checks every result: no row of another tenant, no statement in another
+// TestIsolationUnderLoad runs 50 tenants' worth of mixed operations (60,032 per
+// driver and variant; 10,048 under -short) on 64 goroutines over a pool of 16
+// connections, for both drivers in every variant, and checks every result: no row of another tenant, no statement in another
 // schema, every committed row where it belongs and nothing else.
 func TestIsolationUnderLoad(t *testing.T) {
 	t.Parallel()
 	const tenants, workers, pool = 50, 64, 16
-	total := 100_000
+	total := 60_000
 	if testing.Short() {
 		total = 10_000
 	}
 	perWorker := (total + workers - 1) / workers
-	for _, v := range isolationVariants {
-		t.Run(v.name, func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, v.opts...)
-			e.db.Pool().SetMaxOpenConns(pool)
-			e.db.Pool().SetMaxIdleConns(pool)
-			ts := loadSchemas(t, e, tenants)
-			r := newLoad(t, e.db, ts, loadConfig{workers: workers, weights: defaultWeights})
+	for _, d := range loadDrivers {
+		for _, v := range isolationVariants {
+			t.Run(d+"/"+v.name, func(t *testing.T) {
+				t.Parallel()
+				e := newEnvDriver(t, d, v.opts...)
+				e.db.Pool().SetMaxOpenConns(pool)
+				e.db.Pool().SetMaxIdleConns(pool)
+				ts := loadSchemas(t, e, tenants)
+				r := newLoad(t, e.db, ts, loadConfig{workers: workers, weights: defaultWeights})
 
-			start := time.Now()
-			r.run(perWorker, nil)
-			elapsed := time.Since(start)
-			r.summary(t, elapsed)
+				start := time.Now()
+				r.run(perWorker, nil)
+				elapsed := time.Since(start)
+				r.summary(t, elapsed)
 
-			if got, want := r.ops.Load(), int64(perWorker*workers); got != want || got < int64(total) {
-				t.Errorf("ran %d operations, want %d (≥ %d)", got, want, total)
-			}
-			if s := e.db.Pool().Stats(); s.MaxOpenConnections != pool {
-				t.Errorf("pool allows %d connections, want %d", s.MaxOpenConnections, pool)
-			}
-			if errs, first := r.round(); errs != 0 {
-				t.Errorf("final round of reads: %d errors, first: %v", errs, first)
-			}
-			r.verify(t, e.admin)
-			deliberate := r.perOp[opSQLError].Load() + r.perOp[opTxError].Load() + r.perOp[opCancel].Load() + r.perOp[opTxCancel].Load()
-			if n := r.failedAsIntended.Load() + r.late.Load(); n != deliberate {
-				t.Errorf("%d of %d deliberate failures failed", n, deliberate)
-			}
-			if r.midQuery.Load() == 0 {
-				t.Error("no statement was cancelled by the server mid-query")
-			}
-		})
+				if got, want := r.ops.Load(), int64(perWorker*workers); got != want || got < int64(total) {
+					t.Errorf("ran %d operations, want %d (≥ %d)", got, want, total)
+				}
+				if s := e.db.Pool().Stats(); s.MaxOpenConnections != pool {
+					t.Errorf("pool allows %d connections, want %d", s.MaxOpenConnections, pool)
+				}
+				if errs, first := r.round(); errs != 0 {
+					t.Errorf("final round of reads: %d errors, first: %v", errs, first)
+				}
+				r.verify(t, e.admin)
+				deliberate := r.perOp[opSQLError].Load() + r.perOp[opTxError].Load() + r.perOp[opCancel].Load() + r.perOp[opTxCancel].Load()
+				if n := r.failedAsIntended.Load() + r.late.Load(); n != deliberate {
+					t.Errorf("%d of %d deliberate failures failed", n, deliberate)
+				}
+				if r.midQuery.Load() == 0 {
+					t.Error("no statement was cancelled by the server mid-query")
+				}
+			})
+		}
 	}
 }
 
@@ -1091,10 +1183,10 @@ func TestHostileSchemaNamesReservedBySearchPath(t *testing.T) {
 // find nothing, not fall back to public.
 func TestHostileMissingSchema(t *testing.T) {
 	t.Parallel()
-	for _, v := range isolationVariants {
+	for _, v := range driverVariants() {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, v.opts...)
+			e := newEnvDriver(t, v.driver, v.opts...)
 			mustExec(t, e.admin, `CREATE TABLE public.marker (schema text); INSERT INTO public.marker VALUES ('public')`)
 			ghost := tctx(tenancy.Tenant{Schema: "ghost"})
 			var cur sql.NullString
@@ -1119,10 +1211,10 @@ func TestHostileMissingSchema(t *testing.T) {
 // in its tenant's schema afterwards.
 func TestIsolationSavepointAfterError(t *testing.T) {
 	t.Parallel()
-	for _, v := range isolationVariants {
+	for _, v := range driverVariants() {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t, v.opts...)
+			e := newEnvDriver(t, v.driver, v.opts...)
 			ts := loadSchemas(t, e, 2)
 			acme := ts[0]
 			r := newLoad(t, e.db, ts, loadConfig{})
@@ -1154,102 +1246,89 @@ func TestIsolationSavepointAfterError(t *testing.T) {
 }
 
 // TestIsolationPrepareInTransactionMode: in TransactionMode a statement prepared
-// outside a transaction must be parsed in the tenant's schema (PostgreSQL resolves
-// table names when it parses), and each execution must run in the schema of its
-// own context.
+// inside a transaction must be parsed in the tenant's schema (PostgreSQL resolves
+// table names when it parses), even with a decoy table where the session's default
+// search_path points, and every execution must see the transaction's tenant only.
+// (Outside a transaction TransactionMode refuses to prepare:
+// TestTransactionModeRefusesPrepare.)
 func TestIsolationPrepareInTransactionMode(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, tenancy.WithMode(tenancy.TransactionMode))
-	a, b := e.addTenant(t, "acme"), e.addTenant(t, "globex")
-	mustExec(t, e.admin, `INSERT INTO acme.items (tenant) VALUES ('acme'); INSERT INTO globex.items (tenant) VALUES ('globex')`)
-	check := func(st *sqlx.Stmt) {
-		t.Helper()
-		for _, tn := range []tenancy.Tenant{a, b, a} {
-			var tags []string
-			if err := st.SelectContext(tctx(tn), &tags); err != nil {
-				t.Fatalf("execute for %s: %v", tn.Schema, err)
+	for _, d := range drivers {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvDriver(t, d, tenancy.WithMode(tenancy.TransactionMode))
+			a, b := e.addTenant(t, "acme"), e.addTenant(t, "globex")
+			mustExec(t, e.admin, `INSERT INTO acme.items (tenant) VALUES ('acme'); INSERT INTO globex.items (tenant) VALUES ('globex');
+				CREATE TABLE public.items (tenant text); INSERT INTO public.items VALUES ('public')`)
+			for _, tn := range []tenancy.Tenant{a, b, a} {
+				err := e.db.InTx(tctx(tn), nil, func(tx *tenancy.Tx) error {
+					st, err := tx.PreparexContext(tctx(tn), `SELECT tenant FROM items`)
+					if err != nil {
+						return err
+					}
+					defer st.Close()
+					for range 2 {
+						var tags []string
+						if err := st.SelectContext(tctx(tn), &tags); err != nil {
+							return err
+						}
+						if len(tags) != 1 || tags[0] != tn.Schema {
+							return fmt.Errorf("prepared statement run for %s returned %v", tn.Schema, tags)
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
 			}
-			if len(tags) != 1 || tags[0] != tn.Schema {
-				t.Fatalf("prepared statement run for %s returned %v", tn.Schema, tags)
-			}
-		}
+		})
 	}
-
-	// Preparing must work: the statement names the tenant's table, which exists.
-	// (Run first: the next subtest adds a decoy.)
-	t.Run("tenant table only", func(t *testing.T) {
-		st, err := e.db.PreparexContext(tctx(a), `SELECT tenant FROM items`)
-		if err != nil {
-			t.Fatalf("PreparexContext for acme in TransactionMode: %v", err)
-		}
-		defer st.Close()
-		check(st)
-	})
-
-	// With a decoy items table in public, where the session's default search_path
-	// points, preparing succeeds, parsed against the decoy; PostgreSQL re-parses
-	// the statement when search_path differs at execution, so every execution
-	// still sees its own tenant's rows only.
-	t.Run("public has a decoy", func(t *testing.T) {
-		mustExec(t, e.admin, `CREATE TABLE public.items (tenant text); INSERT INTO public.items VALUES ('public')`)
-		st, err := e.db.PreparexContext(tctx(a), `SELECT tenant FROM items`)
-		if err != nil {
-			t.Fatalf("prepare: %v", err)
-		}
-		defer st.Close()
-		check(st)
-	})
 }
 
-// TestIsolationSearchPathSideEffects pins down the limit documented in doc.go and
-// SECURITY.md: SessionMode cannot see a server-side function that changes
-// search_path as a side effect (set_config inside its body), so the connection's
-// next statement for the same tenant runs where the function left it.
-// TransactionMode sets search_path for every transaction and is not affected. A
-// function with a SET search_path clause is safe in both: PostgreSQL restores the
-// setting when it returns.
+// TestIsolationSearchPathSideEffects: a server-side function that changes
+// search_path as a side effect (set_config inside its body) does not move the
+// connection's next statement, in either mode, since every statement carries its
+// own SET; and a function with a SET search_path clause works as PostgreSQL
+// defines it (the setting holds inside it and is restored when it returns).
 func TestIsolationSearchPathSideEffects(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		mode tenancy.Mode
-		want string // what t00's read sees after the side-effecting function
-	}{
-		{tenancy.SessionMode, "t01"},
-		{tenancy.TransactionMode, "t00"},
-	} {
-		t.Run(tc.mode.String(), func(t *testing.T) {
-			t.Parallel()
-			e := newEnv(t, tenancy.WithMode(tc.mode))
-			e.db.Pool().SetMaxOpenConns(1)
-			ts := loadSchemas(t, e, 2)
-			t00 := ts[0]
-			mustExec(t, e.admin, `CREATE FUNCTION public.moves_path() RETURNS int LANGUAGE plpgsql AS $$
+	for _, d := range drivers {
+		for _, mode := range []tenancy.Mode{tenancy.SessionMode, tenancy.TransactionMode} {
+			t.Run(d+"/"+mode.String(), func(t *testing.T) {
+				t.Parallel()
+				e := newEnvDriver(t, d, tenancy.WithMode(mode))
+				e.db.Pool().SetMaxOpenConns(1)
+				ts := loadSchemas(t, e, 2)
+				t00 := ts[0]
+				mustExec(t, e.admin, `CREATE FUNCTION public.moves_path() RETURNS int LANGUAGE plpgsql AS $$
 				BEGIN PERFORM set_config('search_path', 't01', false); RETURN 1; END $$;
 				CREATE FUNCTION public.scoped_path() RETURNS text LANGUAGE sql SET search_path = t01
 				AS $$ SELECT current_schema()::text $$`)
-			r := newLoad(t, e.db, ts, loadConfig{})
-			if err := r.read("read", e.db, t00.ctx, t00); err != nil {
-				t.Fatal(err)
-			}
+				r := newLoad(t, e.db, ts, loadConfig{})
+				if err := r.read("read", e.db, t00.ctx, t00); err != nil {
+					t.Fatal(err)
+				}
 
-			var inside string
-			if err := e.db.GetContext(t00.ctx, &inside, `SELECT public.scoped_path()`); err != nil || inside != "t01" {
-				t.Fatalf("scoped_path() = %q, %v", inside, err)
-			}
-			if err := r.read("read after a function with a SET clause", e.db, t00.ctx, t00); err != nil {
-				t.Errorf("%v", err)
-			}
+				var inside string
+				if err := e.db.GetContext(t00.ctx, &inside, `SELECT public.scoped_path()`); err != nil || inside != "t01" {
+					t.Fatalf("scoped_path() = %q, %v", inside, err)
+				}
+				if err := r.read("read after a function with a SET clause", e.db, t00.ctx, t00); err != nil {
+					t.Errorf("%v", err)
+				}
 
-			if _, err := e.db.ExecContext(t00.ctx, `SELECT public.moves_path()`); err != nil {
-				t.Fatal(err)
-			}
-			var rows []readRow
-			if err := e.db.SelectContext(t00.ctx, &rows, readSQL); err != nil {
-				t.Fatal(err)
-			}
-			if len(rows) != 1 || rows[0].Marker != tc.want || rows[0].Cur != tc.want {
-				t.Fatalf("after moves_path(), t00's read saw %+v; want schema %s", rows, tc.want)
-			}
-		})
+				if _, err := e.db.ExecContext(t00.ctx, `SELECT public.moves_path()`); err != nil {
+					t.Fatal(err)
+				}
+				var rows []readRow
+				if err := e.db.SelectContext(t00.ctx, &rows, readSQL); err != nil {
+					t.Fatal(err)
+				}
+				if len(rows) != 1 || rows[0].Marker != "t00" || rows[0].Cur != "t00" {
+					t.Fatalf("after moves_path(), t00's read saw %+v; want schema t00", rows)
+				}
+			})
+		}
 	}
 }

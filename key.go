@@ -40,6 +40,13 @@ type Key struct {
 	// "/acme/users/").
 	StripPrefix string
 
+	// KeepPrefix, when not empty, is the front part of StripPrefix that the
+	// [Middleware] puts back after removing StripPrefix: a [PathResolver] with
+	// Prefix "/api" returns StripPrefix "/api/acme" and KeepPrefix "/api" for
+	// "/api/acme/users", so that handlers (and a router that routes after the
+	// middleware) see "/api/users". It must be a prefix of StripPrefix.
+	KeepPrefix string
+
 	// agree holds the keys of an [AllAgree] chain: all must name the same tenant.
 	agree []Key
 }

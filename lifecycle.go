@@ -328,8 +328,8 @@ func (m *Migrator) insertTenant(ctx context.Context, q rowQuerier, nt NewTenant)
 // the field, which it takes from the server's detail ("Key (host)=(...) already
 // exists.") or else from the constraint's name.
 func conflict(err error, nt NewTenant) error {
-	var pe *pq.Error
-	if !errors.As(err, &pe) || pe.Code != "23505" {
+	pe, ok := AsServerError(err)
+	if !ok || pe.Code != "23505" {
 		return err
 	}
 	where := pe.Constraint
@@ -351,8 +351,7 @@ func conflict(err error, nt NewTenant) error {
 
 // schemaExists turns "schema already exists" into ErrSchemaExists.
 func schemaExists(err error) error {
-	var pe *pq.Error
-	if errors.As(err, &pe) && pe.Code == "42P06" { // duplicate_schema
+	if serverCode(err) == "42P06" { // duplicate_schema
 		return ErrSchemaExists
 	}
 	return err
@@ -361,8 +360,7 @@ func schemaExists(err error) error {
 // needsOwnTransaction reports whether err says a statement cannot run inside a
 // transaction block (CREATE INDEX CONCURRENTLY and the like).
 func needsOwnTransaction(err error) bool {
-	var pe *pq.Error
-	return errors.As(err, &pe) && pe.Code == "25001" // active_sql_transaction
+	return serverCode(err) == "25001" // active_sql_transaction
 }
 
 // adoptOrCreate implements AdoptExisting.
@@ -539,8 +537,7 @@ func (m *Migrator) dropInTx(ctx context.Context, tx *Tx, t *Tenant) error {
 
 // lockTimedOut turns PostgreSQL's lock_timeout error into ErrLocked.
 func lockTimedOut(ctx context.Context, err error) error {
-	var pe *pq.Error
-	if errors.As(err, &pe) && pe.Code == "55P03" { // lock_not_available
+	if serverCode(err) == "55P03" { // lock_not_available
 		return fmt.Errorf("%w: %w", ErrLocked, err)
 	}
 	return ctxErr(ctx, err)

@@ -17,22 +17,29 @@ import (
 //  1. asks res which tenant the request names (a [Key]);
 //  2. looks the Key up with lk, typically a [*Registry], which caches;
 //  3. removes Key.StripPrefix, if any, from the front of the URL path, keeping a
-//     leading "/" ("/acme/users/" becomes "/users/", "/acme" becomes "/");
-//  4. runs the authorisation hooks given with [WithAuthorizer];
+//     leading "/" ("/acme/users/" becomes "/users/", "/acme" becomes "/"), and
+//     puts Key.KeepPrefix back in front ("/api/acme/users" becomes "/api/users"
+//     for a [PathResolver] with Prefix "/api");
+//  4. refuses a tenant that [WithSuspended] reports suspended, then runs the
+//     authorisation hooks given with [WithAuthorizer];
 //  5. calls next with a shallow copy of the request whose context carries the
 //     tenant: [FromContext] returns it, and every tenant-scoped [DB] call made
 //     with that context runs in the tenant's schema.
 //
-// The middleware fails closed: if any step fails, next is not called, the request
+// Requests that [WithSkip] skips, and with [WithOptionalTenant] requests that name
+// no tenant, reach next without a tenant; every other request is treated as
+// follows. The middleware fails closed: if any step fails, next is not called, the request
 // is answered by the error handler ([DefaultErrorHandler] unless
 // [WithErrorHandler] replaces it), and no request ever reaches next without a
-// tenant or with a fallback schema (such as "public"). The default answers are:
+// tenant or with a fallback schema (such as "public"). Refusals are logged (see
+// [WithLogger]; by default on [slog.Default]). The default answers are:
 //
 //   - the request names no tenant (res returns the zero Key): 400, [ErrNoTenant];
 //   - res fails with [ErrMalformedRequest] or [ErrTenantMismatch], or the path does
 //     not begin with Key.StripPrefix: 400;
 //   - no tenant matches ([ErrUnknownTenant], [ErrInvalidSchemaName]): 404;
 //   - the tenants named by an [AllAgree] chain differ ([ErrTenantMismatch]): 400;
+//   - the tenant is suspended ([WithSuspended]): 403, [ErrTenantSuspended];
 //   - an authorisation hook fails: 403, [ErrForbidden];
 //   - lk fails in any other way (the registry is down, the request's context
 //     ended) or returns a tenant whose schema is not a valid schema name: 503,
@@ -41,7 +48,7 @@ import (
 //     resolver's own failure): 500.
 //
 // See [StatusCode] for the exact mapping. Responses never include internal error
-// messages; use [WithLogger] to see them.
+// messages; the log has them (see [WithLogger]).
 //
 // A tenant named by a header, host or path is only what the client claims:
 // confirm that the caller may act for it. If authentication does not depend on
@@ -97,7 +104,8 @@ func Middleware(res TenantResolver, lk Lookuper, opts ...MiddlewareOption) func(
 }
 
 // A MiddlewareOption configures the [Middleware]. The options are [WithErrorHandler],
-// [WithAuthorizer] and [WithLogger]; the set is closed.
+// [WithAuthorizer], [WithLogger], [WithSkip], [WithOptionalTenant],
+// [WithSuspended] and [WithHooks]; the set is closed.
 type MiddlewareOption interface {
 	applyMiddleware(*middlewareConfig)
 }
@@ -110,6 +118,36 @@ type middlewareConfig struct {
 	onError     func(w http.ResponseWriter, r *http.Request, err error)
 	authorizers []func(r *http.Request, t Tenant) error
 	logger      *slog.Logger
+	skip        func(r *http.Request) bool
+	optional    bool
+	suspended   func(t Tenant) bool
+	hooks       *Hooks
+}
+
+// WithSkip makes the [Middleware] pass the requests for which skip returns true
+// straight to next, without resolving or looking up a tenant: health checks,
+// sign-up, static files. Their context carries no tenant, so tenant-scoped
+// queries made with it fail with [ErrNoTenant]; [DB.Shared] still works. skip
+// sees the request as the middleware received it and must be safe for concurrent
+// use. The default skips nothing. If given more than once, the last one wins.
+// WithSkip panics if skip is nil.
+//
+//	tenancy.WithSkip(func(r *http.Request) bool { return r.URL.Path == "/healthz" })
+func WithSkip(skip func(r *http.Request) bool) MiddlewareOption {
+	if skip == nil {
+		panic("tenancy: WithSkip: nil func")
+	}
+	return middlewareOptionFunc(func(c *middlewareConfig) { c.skip = skip })
+}
+
+// WithOptionalTenant makes the tenant optional: a request that names no tenant
+// (the resolver returns the zero [Key]) reaches next without one, instead of
+// being refused with 400 [ErrNoTenant]. A request that does name a tenant is
+// treated as usual: an unknown or malformed tenant is still refused, so a typo
+// never silently becomes "no tenant". Handlers tell the cases apart with
+// [FromContext]. The default is that a tenant is required.
+func WithOptionalTenant() MiddlewareOption {
+	return middlewareOptionFunc(func(c *middlewareConfig) { c.optional = true })
 }
 
 // WithErrorHandler makes the [Middleware] answer refused requests with h instead of
@@ -161,7 +199,10 @@ func WithAuthorizer(auth func(r *http.Request, t Tenant) error) MiddlewareOption
 // request's context and the attributes "status", "method", "path" and "err" (the
 // full error, including the internal details the client is not shown): 5xx at
 // Error level, 403 at Warn, other 4xx (ordinary client mistakes and probes) at
-// Debug. Requests that reach next are not logged. The default is no logging. If
+// Debug. Requests that reach next are not logged. The default is [slog.Default]
+// (read at each refusal, so a later slog.SetDefault takes effect), whose default
+// level shows the 5xx and 403 refusals: a 503 always says why in the log. To
+// silence the middleware, pass a logger whose handler discards everything. If
 // the option is given more than once, the last one wins. WithLogger panics if l is
 // nil.
 func WithLogger(l *slog.Logger) MiddlewareOption {
@@ -181,13 +222,46 @@ type tenantHandler struct {
 }
 
 func (h *tenantHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.skip != nil && h.cfg.skip(r) {
+		h.next.ServeHTTP(w, r) // tenant-less by the application's choice
+		return
+	}
+	if h.cfg.hooks != nil && h.cfg.hooks.Request != nil {
+		h.observed(w, r)
+		return
+	}
+	h.serve(w, r, nil)
+}
+
+// observed is ServeHTTP with the Request hook: the request runs with the hook's
+// context, and the hook hears the outcome.
+func (h *tenantHandler) observed(w http.ResponseWriter, r *http.Request) {
+	ctx, done := h.cfg.hooks.Request(r)
+	if ctx != nil {
+		r = r.WithContext(ctx)
+	}
+	var ev RequestEvent
+	if done != nil {
+		// Deferred, so that a span is ended even if next panics (the panic goes on).
+		defer func() { done(ev) }()
+	}
+	h.serve(w, r, &ev)
+}
+
+// serve resolves, looks up and calls next. ev, if not nil, receives the
+// outcome for the Request hook.
+func (h *tenantHandler) serve(w http.ResponseWriter, r *http.Request, ev *RequestEvent) {
 	k, err := h.res.ResolveTenant(r)
 	if err != nil {
-		h.fail(w, r, err)
+		h.failEv(w, r, ev, err)
 		return
 	}
 	if k.IsZero() {
-		h.fail(w, r, &TenantError{Op: "resolve", Err: errNoTenantInRequest})
+		if h.cfg.optional {
+			h.next.ServeHTTP(w, r)
+			return
+		}
+		h.failEv(w, r, ev, &TenantError{Op: "resolve", Err: errNoTenantInRequest})
 		return
 	}
 
@@ -204,20 +278,28 @@ func (h *tenantHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		h.fail(w, r, lookupError(k, err))
+		h.failEv(w, r, ev, lookupError(k, err))
 		return
 	}
 	// Fail closed on a Lookuper that breaks its contract (a nil or zero Tenant
 	// without an error is a common bug of hand-written ones): every query would
 	// fail later anyway, but next must not run with a tenant that has no schema.
 	if t == nil {
-		h.fail(w, r, &TenantError{Op: "lookup", Key: keyLabel(k),
+		h.failEv(w, r, ev, &TenantError{Op: "lookup", Key: keyLabel(k),
 			Err: fmt.Errorf("%w: the Lookuper returned neither a tenant nor an error", ErrRegistryUnavailable)})
 		return
 	}
 	if reason := schemaNameProblem(t.Schema); reason != "" {
-		h.fail(w, r, &TenantError{Op: "lookup", Key: keyLabel(k),
+		h.failEv(w, r, ev, &TenantError{Op: "lookup", Key: keyLabel(k),
 			Err: fmt.Errorf("%w: the Lookuper returned tenant %d with schema %q: %s", ErrRegistryUnavailable, t.ID, clip(t.Schema), reason)})
+		return
+	}
+
+	if ev != nil {
+		ev.Key, ev.Tenant, ev.Found = k, *t, true
+	}
+	if h.cfg.suspended != nil && h.cfg.suspended(*t) {
+		h.failEv(w, r, ev, &TenantError{Op: "lookup", Key: keyLabel(k), Err: ErrTenantSuspended})
 		return
 	}
 
@@ -225,11 +307,17 @@ func (h *tenantHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	strip := k.StripPrefix != ""
 	if strip {
 		var ok bool
-		if r.URL != nil {
+		if r.URL != nil && strings.HasPrefix(k.StripPrefix, k.KeepPrefix) {
 			path, rawPath, ok = stripPrefix(r.URL.Path, r.URL.RawPath, k.StripPrefix)
 		}
+		if ok && k.KeepPrefix != "" {
+			path = k.KeepPrefix + path
+			if rawPath != "" {
+				rawPath = k.KeepPrefix + rawPath
+			}
+		}
 		if !ok {
-			h.fail(w, r, &TenantError{Op: "resolve", Key: keyLabel(k),
+			h.failEv(w, r, ev, &TenantError{Op: "resolve", Key: keyLabel(k),
 				Err: fmt.Errorf("%w: the URL path does not begin with the tenant's prefix %q", ErrMalformedRequest, clip(k.StripPrefix))})
 			return
 		}
@@ -244,7 +332,7 @@ func (h *tenantHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, auth := range h.cfg.authorizers {
 		if err := auth(r2, *t); err != nil {
-			h.fail(w, r, &TenantError{Op: "authorize", Key: keyLabel(k), Err: fmt.Errorf("%w: %w", ErrForbidden, err)})
+			h.failEv(w, r, ev, &TenantError{Op: "authorize", Key: keyLabel(k), Err: fmt.Errorf("%w: %w", ErrForbidden, err)})
 			return
 		}
 	}
@@ -314,24 +402,38 @@ func trimRooted(s, prefix string) (string, bool) {
 
 // fail logs err if a logger was given and has the error handler answer it.
 func (h *tenantHandler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if l := h.cfg.logger; l != nil {
-		status := StatusCode(err)
-		level := slog.LevelDebug
-		switch {
-		case status >= 500:
-			level = slog.LevelError
-		case status == http.StatusForbidden:
-			level = slog.LevelWarn
-		}
+	l := h.cfg.logger
+	if l == nil {
+		l = slog.Default()
+	}
+	status := StatusCode(err)
+	level := slog.LevelDebug
+	switch {
+	case status >= 500:
+		level = slog.LevelError
+	case status == http.StatusForbidden && !errors.Is(err, ErrTenantSuspended):
+		level = slog.LevelWarn // a refused claim may be an attack; a suspension is not
+	}
+	// Enabled first: a probe flood of 404s costs no attribute building when
+	// Debug is off, as it is by default.
+	if ctx := r.Context(); l.Enabled(ctx, level) {
 		path := ""
 		if r.URL != nil {
 			path = r.URL.Path
 		}
-		l.LogAttrs(r.Context(), level, "tenancy: request refused",
+		l.LogAttrs(ctx, level, "tenancy: request refused",
 			slog.Int("status", status),
 			slog.String("method", r.Method),
 			slog.String("path", path),
 			slog.Any("err", err))
 	}
 	h.cfg.onError(w, r, err)
+}
+
+// failEv is fail that also records the refusal in ev, if not nil.
+func (h *tenantHandler) failEv(w http.ResponseWriter, r *http.Request, ev *RequestEvent, err error) {
+	if ev != nil {
+		ev.Status, ev.Err = StatusCode(err), err
+	}
+	h.fail(w, r, err)
 }

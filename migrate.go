@@ -211,6 +211,9 @@ func (m *Migrator) SharedHead() uint { return m.sharedSet.head() }
 // migration's failure (a non-transactional one leaves the schema dirty at that version).
 func (m *Migrator) MigrateShared(ctx context.Context) (Result, error) {
 	subj := subject{set: m.sharedSet, schema: m.db.cfg.sharedSchema}
+	if err := m.createRegistryTable(ctx); err != nil {
+		return Result{Schema: subj.schema}, &MigrationError{Op: "migrate shared", Schema: subj.schema, Err: err}
+	}
 	return m.runUp(ctx, "migrate shared", subj, m.sharedSet.head(), true, nil)
 }
 

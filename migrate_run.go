@@ -489,18 +489,18 @@ func (r *runner) applied() []uint {
 // It returns 0 when it cannot tell (a position past query, which is then a
 // statement appended to it).
 func errorLine(query string, err error) int {
-	var pe *pq.Error
-	if !errors.As(err, &pe) {
+	pe, ok := AsServerError(err)
+	if !ok {
 		return 0
 	}
-	if pe.Position == "" {
+	if pe.Position == 0 {
 		if sts := splitStatements(query); len(sts) == 1 {
 			return sts[0].Line
 		}
 		return 0
 	}
-	pos, perr := strconv.Atoi(pe.Position)
-	if perr != nil || pos < 1 {
+	pos := pe.Position
+	if pos < 1 {
 		return 0
 	}
 	// The position counts characters, not bytes, from 1.

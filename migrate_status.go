@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/lib/pq"
 )
 
 // Reading every tenant's version must not cost a connection, or even a round
@@ -122,11 +120,7 @@ func (m *Migrator) queryChunk(ctx context.Context, sh *DB, q string, args []any)
 // droppedUnder reports whether err says a relation or schema vanished while the
 // statement ran.
 func droppedUnder(err error) bool {
-	var pe *pq.Error
-	if !errors.As(err, &pe) {
-		return false
-	}
-	switch pe.Code {
+	switch serverCode(err) {
 	case "42P01", "3F000", "XX000": // undefined_table, invalid_schema_name, "could not open relation"
 		return true
 	}

@@ -12,26 +12,24 @@ import (
 type Mode int
 
 const (
-	// SessionMode, the default, sets search_path on the session and remembers, per
-	// physical connection, which schema it is on. A statement whose connection is
-	// already on its tenant's schema costs no extra round trip; one that must switch
-	// costs one (SET search_path), or none for a single data statement without
-	// arguments, which lib/pq sends in one message with its SET. Anything that may
-	// have changed or undone the setting (an error, a ROLLBACK, RESET, DISCARD, a
-	// statement mentioning search_path or set_config) makes the connection forget,
-	// so the next statement sets it again. Use it with direct connections or
-	// session-pooling proxies.
+	// SessionMode, the default, sets search_path in front of every statement (in the
+	// same message when the driver allows it: see the package documentation for the
+	// round trips) and clears a pooled session before it runs a statement of a tenant
+	// other than the one whose statements it last ran (cursors, temporary tables,
+	// settings, role, SQL prepared statements). A tenant's own session state lasts
+	// while consecutive statements of that tenant use the session. Use it with direct
+	// connections or session-pooling proxies.
 	SessionMode Mode = iota
 
-	// TransactionMode keeps nothing on the session: every transaction sets
-	// search_path with SET LOCAL right after BEGIN, and a statement outside a
-	// transaction runs in a transaction of its own (BEGIN, SET LOCAL, statement,
-	// COMMIT). Use it behind PgBouncer in transaction pooling mode or RDS Proxy,
-	// where consecutive transactions of one client connection may run on different
-	// server connections. It costs one extra round trip per transaction (SET LOCAL)
-	// and three per standalone statement (BEGIN, SET LOCAL, COMMIT), except a single
-	// data statement without arguments under lib/pq: SET LOCAL and the statement go
-	// in one message, one implicit transaction, no extra round trip.
+	// TransactionMode keeps nothing on the session: every statement of a
+	// transaction carries SET LOCAL search_path, every transaction starts by clearing
+	// cursors, temporary tables and the role, and a statement outside a transaction
+	// runs in a transaction of its own (in one message with its SET LOCAL for a
+	// single data statement without arguments, else with BEGIN in front of it and a
+	// COMMIT after it: one round trip more).
+	// Statements cannot be prepared outside a transaction ([ErrPrepareOutsideTx]). Use
+	// it behind PgBouncer in transaction pooling mode or RDS Proxy, where consecutive
+	// transactions of one client connection may run on different server connections.
 	TransactionMode
 )
 
@@ -64,6 +62,9 @@ type config struct {
 	pathSuffix  string
 	extraSchema []string
 	affinity    bool
+	// hooks are the DB-level hooks of WithHooks (SchemaSwitch, AffinityTrade,
+	// Statement), or nil.
+	hooks *Hooks
 }
 
 func defaultConfig() *config {
@@ -71,14 +72,14 @@ func defaultConfig() *config {
 }
 
 // WithAffinity turns connection affinity on or off (the default). In
-// [SessionMode], when database/sql hands out a connection whose session is on
-// another schema than its first statement needs, and an idle connection of the
-// pool is already on that schema, the two exchange their physical connections (no
-// round trip) instead of switching search_path (one round trip, or none extra for
-// a statement without arguments, which is sent with its SET in one message).
+// [SessionMode], when database/sql hands out a connection whose session last ran
+// another tenant's statements, and an idle connection of the pool has a session that
+// belongs to the statement's tenant, the two exchange their physical connections (no
+// round trip) instead of clearing the session for the new tenant (the reset's work
+// on the server, and the tenant's own temporary tables and settings are kept).
 // Only sessions already in use are traded: affinity never brings an unused
 // connection into use, because spreading the load over more server processes
-// measured slower than the round trip it saves (BENCHMARKS.md).
+// measured slower than what it saves (BENCHMARKS.md).
 //
 // A physical connection only moves at the first statement after database/sql
 // hands a connection out, and never while a transaction, a *sql.Conn's later
@@ -88,9 +89,8 @@ func defaultConfig() *config {
 // physical connections must be recycled on that schedule.
 //
 // It is off by default: on the benchmark machine (client and server on two shared
-// cores, BENCHMARKS.md) it saved switches only when idle sessions were on the
-// right schema, which at low concurrency is rare, and did not raise throughput;
-// the round trip it saves matters more when the database is across a network.
+// cores, BENCHMARKS.md) it rarely found an idle session of the right tenant at low
+// concurrency and did not raise throughput.
 // [TransactionMode] keeps nothing on the session, so it has no affinity.
 func WithAffinity(on bool) Option {
 	return optionFunc(func(c *config) error {

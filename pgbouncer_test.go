@@ -56,6 +56,31 @@ func startBouncer(t *testing.T, dsn, poolMode string, poolSize int) (*pgbouncer.
 // search_path on a server connection that the next client's transaction inherits.
 func TestPgBouncerTransactionModeIsolation(t *testing.T) {
 	t.Parallel()
+	for _, d := range loadDrivers {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			pgbouncerLoad(t, d)
+		})
+	}
+}
+
+// throughBouncer opens a TransactionMode DB over driverName on the database URL
+// through PgBouncer. pgx gets default_query_exec_mode=exec: its statement cache
+// would keep named statements on one server connection, which transaction
+// pooling (before PgBouncer 1.21) does not carry to the next transaction.
+func throughBouncer(t *testing.T, driverName, through string, opts ...tenancy.Option) *tenancy.DB {
+	t.Helper()
+	if driverName == "pgx" {
+		u := mustURL(t, through)
+		q := u.Query()
+		q.Set("default_query_exec_mode", "exec")
+		u.RawQuery = q.Encode()
+		through = u.String()
+	}
+	return openCountedDriver(t, driverName, through, &rtcount.Counter{}, opts...)
+}
+
+func pgbouncerLoad(t *testing.T, driverName string) {
 	const tenants, workers, clients, serverConns = 30, 32, 24, 4
 	perWorker := 250
 	if testing.Short() {
@@ -64,7 +89,7 @@ func TestPgBouncerTransactionModeIsolation(t *testing.T) {
 	e := newEnv(t)
 	ts := loadSchemas(t, e, tenants)
 	b, through := startBouncer(t, e.dsn, "transaction", serverConns)
-	db := openCounted(t, through, &rtcount.Counter{}, tenancy.WithMode(tenancy.TransactionMode))
+	db := throughBouncer(t, driverName, through, tenancy.WithMode(tenancy.TransactionMode))
 	db.Pool().SetMaxOpenConns(clients)
 	db.Pool().SetMaxIdleConns(clients)
 	dbname := strings.TrimPrefix(mustURL(t, e.dsn).Path, "/")
@@ -99,13 +124,9 @@ func TestPgBouncerTransactionModeIsolation(t *testing.T) {
 		}
 	}()
 
+	// (TransactionMode prepares only inside a transaction, where PgBouncer keeps
+	// the server connection: opPrepared does that.)
 	w := defaultWeights
-	// A statement prepared outside a transaction lives on one server connection;
-	// PgBouncer 1.18 in transaction pooling may run its next execution on another
-	// ("prepared statement does not exist"). Prepared statements inside a
-	// transaction are fine, and lib/pq's parameterised queries (the unnamed
-	// statement) are fine because TransactionMode runs every statement inside one.
-	w[opPrepared] = 0
 	// Enough cancellations that some reach the server mid-statement through
 	// PgBouncer (which forwards the cancel request).
 	w[opCancel], w[opTxCancel] = 5, 5
@@ -136,7 +157,7 @@ func TestPgBouncerTransactionModeIsolation(t *testing.T) {
 		t.Errorf("final round of reads: %d errors, first: %v", errs, first)
 	}
 	r.verify(t, e.admin)
-	if r.midQuery.Load() == 0 {
+	if driverName == "postgres" && r.midQuery.Load() == 0 { // pgx drops the connection instead
 		t.Error("no cancellation reached the server through PgBouncer")
 	}
 	// A server connection closed after a cancellation and its replacement logging
@@ -146,6 +167,71 @@ func TestPgBouncerTransactionModeIsolation(t *testing.T) {
 	}
 	if m := maxClients.Load(); m <= serverConns {
 		t.Errorf("at most %d client connections were seen: not more clients than server connections (%d)", m, serverConns)
+	}
+}
+
+// TestPgBouncerSessionState: behind transaction pooling, session state one client
+// leaves on a server connection (a temporary table shadowing the tenant table, a
+// held cursor, a role) does not reach another client's transaction in
+// TransactionMode, for both drivers. One server connection, two client
+// connections: the second is certain to get the server session the first used.
+func TestPgBouncerSessionState(t *testing.T) {
+	t.Parallel()
+	for _, d := range drivers {
+		t.Run(d, func(t *testing.T) {
+			t.Parallel()
+			s := newSessionEnv(t, d, nil)
+			_, through := startBouncer(t, s.dsn, "transaction", 1)
+			db := throughBouncer(t, d, through, tenancy.WithMode(tenancy.TransactionMode))
+			ctx := context.Background()
+			c1, err := db.Pool().Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c1.Close()
+			c2, err := db.Pool().Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c2.Close()
+			tx, err := c1.BeginTx(s.acme, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []string{
+				`CREATE TEMP TABLE items AS SELECT 1 AS id, 'temp'::text AS tenant`,
+				`DECLARE held CURSOR WITH HOLD FOR SELECT tenant FROM items`,
+				`SET SESSION AUTHORIZATION tenancy_attacker`,
+			} {
+				if _, err := tx.ExecContext(s.acme, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := c2.QueryContext(s.globex, `SELECT tenant, current_user FROM items`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for rows.Next() {
+				var tag, user string
+				if err := rows.Scan(&tag, &user); err != nil {
+					t.Fatal(err)
+				}
+				if tag != "globex" || user == "tenancy_attacker" {
+					t.Errorf("globex's read behind PgBouncer saw row %q as %q", tag, user)
+				}
+				n++
+			}
+			if err := rows.Close(); err != nil || n != 1 {
+				t.Fatalf("globex read %d rows (%v), want its 1", n, err)
+			}
+			if _, err := c2.ExecContext(s.globex, `FETCH ALL FROM held`); err == nil {
+				t.Error("globex fetched from acme's held cursor behind PgBouncer")
+			}
+		})
 	}
 }
 
@@ -192,22 +278,20 @@ func readOn(t *testing.T, c *sql.Conn, tn *loadTenant) seen {
 	return seen{rows[0].Marker, rows[0].Cur, rows[0].Tag.String, rows[0].PID}
 }
 
-// TestPgBouncerSessionModeUnsafe shows, deterministically, why SessionMode must not
-// be used behind transaction pooling, and that TransactionMode is safe there (and
-// SessionMode behind session pooling).
+// TestPgBouncerSessionModeUnsafe shows, step by step, why SessionMode is unsafe
+// behind transaction pooling, with one server connection and two client
+// connections c1 and c2, and that TransactionMode (or session pooling) is not.
 //
-// PgBouncer is given one server connection and the DB two client connections, c1
-// and c2. In SessionMode the DB remembers per client connection which schema it set,
-// but the SET ran in a transaction of its own, after which PgBouncer may hand the
-// server connection to another client:
-//
-//  1. c1 reads for t00: SET search_path TO t00, then the query: sees t00.
-//  2. c2 reads for t01: SET search_path TO t01 on the same server connection.
-//  3. c1 reads for t00 again: c1 believes it is on t00 and sends the query alone;
-//     it runs with c2's search_path and returns t01's marker and rows.
-//  4. PgBouncer closes the server connection (RECONNECT, as server_lifetime or a
-//     network failure would) and opens a new one, with the default search_path.
-//  5. c2 reads for t01: it believes it is on t01; the query runs in public.
+// search_path is not the problem any more: every statement carries its SET, so the
+// four reads (c1 for t00, c2 for t01, c1 for t00 again, then c2 for t01 after
+// PgBouncer replaced the server connection) see their own tenant in every
+// configuration. What SessionMode cannot see behind transaction pooling is that the
+// server session a client connection proved to be its tenant's was meanwhile used
+// by another client: c1 (t00) leaves a temporary table on the server connection,
+// and c2 (t01), whose client connection still counts its session as t01's, reads
+// t00's rows from it. TransactionMode clears the session at the start of every
+// transaction; under session pooling the clients have server connections of their
+// own, and c2's statement resets the session it passed to another tenant anyway.
 func TestPgBouncerSessionModeUnsafe(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -221,17 +305,16 @@ func TestPgBouncerSessionModeUnsafe(t *testing.T) {
 		poolMode string
 		poolSize int
 		mode     tenancy.Mode
-		// want[i] is what step i+1 reads (marker = current_schema = tag, "" for
-		// no row), and whether the backend pid changed since the previous step.
-		want   [4]string
+		// newPID[i]: whether the backend pid changed at step i+1.
 		newPID [4]bool
+		leak   bool // c2 reads c1's temporary table
 	}{
 		{"SessionMode behind transaction pooling", "transaction", 1, tenancy.SessionMode,
-			[4]string{"t00", "t01", "t01", "public"}, [4]bool{false, false, false, true}},
+			[4]bool{false, false, false, true}, true},
 		{"TransactionMode behind transaction pooling", "transaction", 1, tenancy.TransactionMode,
-			[4]string{"t00", "t01", "t00", "t01"}, [4]bool{false, false, false, true}},
+			[4]bool{false, false, false, true}, false},
 		{"SessionMode behind session pooling", "session", 2, tenancy.SessionMode,
-			[4]string{"t00", "t01", "t00", "t01"}, [4]bool{false, true, true, true}},
+			[4]bool{false, true, true, true}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, through := startBouncer(t, e.dsn, tc.poolMode, tc.poolSize)
@@ -251,6 +334,38 @@ func TestPgBouncerSessionModeUnsafe(t *testing.T) {
 			got[0] = readOn(t, c1, t00)
 			got[1] = readOn(t, c2, t01)
 			got[2] = readOn(t, c1, t00)
+
+			// c1 leaves session state; c2, the innocent author, stages into a temp
+			// table of the same name and reads it back.
+			if _, err := c1.ExecContext(t00.ctx, `CREATE TEMP TABLE staging AS SELECT 't00'::text AS tenant`); err != nil {
+				t.Fatal(err)
+			}
+			var leaked []string
+			err = func() error {
+				if _, err := c2.ExecContext(t01.ctx, `CREATE TEMP TABLE IF NOT EXISTS staging (tenant text)`); err != nil {
+					return err
+				}
+				rows, err := c2.QueryContext(t01.ctx, `SELECT tenant FROM staging`)
+				if err != nil {
+					return err
+				}
+				defer rows.Close()
+				for rows.Next() {
+					var s string
+					if err := rows.Scan(&s); err != nil {
+						return err
+					}
+					leaked = append(leaked, s)
+				}
+				return rows.Err()
+			}()
+			if err != nil && tc.mode == tenancy.SessionMode {
+				t.Fatal(err)
+			}
+			if (len(leaked) > 0) != tc.leak {
+				t.Errorf("c2 (t01) read %v from a temp table c1 (t00) left: leak = %v, want %v", leaked, len(leaked) > 0, tc.leak)
+			}
+
 			// Under session pooling each client keeps its server connection
 			// until it disconnects: there is nothing to hand over, and RECONNECT
 			// would wait for the clients to leave.
@@ -259,22 +374,18 @@ func TestPgBouncerSessionModeUnsafe(t *testing.T) {
 			}
 			got[3] = readOn(t, c2, t01)
 
+			want := [4]string{"t00", "t01", "t00", "t01"}
 			prev := got[0].pid
 			for i, g := range got {
-				want := tc.want[i]
-				wantTag := want
-				if want == "public" {
-					wantTag = "" // public.items is empty
-				}
-				if g.marker != want || g.cur != want || g.tag != wantTag {
-					t.Errorf("step %d: read saw marker %q, current_schema %q, row of %q; want %q", i+1, g.marker, g.cur, g.tag, want)
+				if g.marker != want[i] || g.cur != want[i] || g.tag != want[i] {
+					t.Errorf("step %d: read saw marker %q, current_schema %q, row of %q; want %q", i+1, g.marker, g.cur, g.tag, want[i])
 				}
 				if i > 0 && (g.pid != prev) != tc.newPID[i] {
 					t.Errorf("step %d: backend pid %d after %d: changed = %v, want %v", i+1, g.pid, prev, g.pid != prev, tc.newPID[i])
 				}
 				prev = g.pid
 			}
-			t.Logf("steps saw %+v", got)
+			t.Logf("steps saw %+v, c2 read %v", got, leaked)
 		})
 	}
 }

@@ -5,19 +5,7 @@ import (
 	"io"
 	"reflect"
 	"strings"
-
-	"github.com/lib/pq"
 )
-
-// isLibPQ reports whether d is lib/pq's driver, whose statements without
-// arguments go through the simple query protocol (several statements per message).
-func isLibPQ(d driver.Driver) bool {
-	switch d.(type) {
-	case *pq.Driver, pq.Driver:
-		return true
-	}
-	return false
-}
 
 // pipelinable reports whether a SET may be sent in front of q in one message:
 // q is a single statement (no semicolon at all, not even in a literal: when in
@@ -39,7 +27,7 @@ func pipelinable(q string) bool {
 	}
 	switch strings.ToUpper(q[:end]) {
 	case "SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "VALUES", "TABLE", "MERGE":
-		return !mayChangeSearchPath(q)
+		return true
 	}
 	return false
 }
@@ -107,39 +95,4 @@ func (r wrapRows) NextResultSet() error {
 		return x.NextResultSet()
 	}
 	return io.EOF
-}
-
-// pipedRows are the rows of a statement sent in one message after the SET that
-// switched the session to schema. If the statement fails, even after its first
-// rows, the implicit transaction undoes the SET, so the connection counts as on
-// schema only once the rows ended without an error.
-type pipedRows struct {
-	wrapRows
-	cn     *conn
-	schema string
-	failed bool
-}
-
-func (r *pipedRows) Next(dest []driver.Value) error {
-	err := r.Rows.Next(dest)
-	if err != nil && err != io.EOF {
-		r.failed = true
-	}
-	return err
-}
-
-func (r *pipedRows) NextResultSet() error {
-	err := r.wrapRows.NextResultSet()
-	if err != nil && err != io.EOF {
-		r.failed = true
-	}
-	return err
-}
-
-func (r *pipedRows) Close() error {
-	err := r.Rows.Close()
-	if err == nil && !r.failed {
-		r.cn.cur = r.schema
-	}
-	return err
 }

@@ -91,6 +91,7 @@ type problemKind struct {
 // wrap anything; ErrRegistryUnavailable next, because a server-side failure is not
 // the client's fault whatever else it wraps.
 var problemKinds = [...]problemKind{
+	suspendedProblem,
 	{ErrForbidden, http.StatusForbidden, problemTypeBase + "ErrForbidden",
 		"Access to tenant denied", "The request may not act for this tenant."},
 	{ErrRegistryUnavailable, http.StatusServiceUnavailable, problemTypeBase + "ErrRegistryUnavailable",
@@ -141,7 +142,7 @@ func kindOf(err error) *problemKind {
 // a custom error handler ([WithErrorHandler]) can keep the default mapping. The
 // sentinels are tried in this order; the first that [errors.Is] matches decides:
 //
-//   - [ErrForbidden]: 403 Forbidden;
+//   - [ErrTenantSuspended], [ErrForbidden]: 403 Forbidden;
 //   - [ErrRegistryUnavailable]: 503 Service Unavailable;
 //   - [ErrNoTenant], [ErrMalformedRequest], [ErrTenantMismatch]: 400 Bad Request;
 //   - [ErrUnknownTenant], [ErrInvalidSchemaName]: 404 Not Found;

@@ -6,14 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"time"
 
 	"github.com/lib/pq"
 )
 
 // Registry reads the tenant registry: the table (default "tenants") in the shared
-// schema that maps each tenant's name, schema and host to its id. The table is
-// created by the shared migrations (see [Migrator] and the migrations package).
+// schema that maps each tenant's name, schema and host to its id. The library
+// owns the table: [Migrator.MigrateShared] (or [Registry.CreateTable]) creates it
+// before the application's shared migrations run.
 //
 // Lookups go through a cache sized for the middleware's hot path: a hit costs a read
 // lock and no allocation; misses for one key are collapsed into one query; a
@@ -24,11 +26,16 @@ import (
 //
 // A Registry is safe for concurrent use.
 type Registry struct {
-	db      *DB // a Shared handle
-	table   string
-	cols    string
-	cache   *tenantCache
-	timeout time.Duration
+	db         *DB      // a Shared handle
+	table      string   // qualified and quoted
+	schemaName string   // the shared schema, unquoted
+	tableName  string   // the registry table, unquoted
+	appTable   bool     // WithAppRegistryTable: MigrateShared does not create the table
+	cols       string   // the SELECT list: the built-in columns, then columns
+	columns    []string // the application's own columns (WithTenantColumns)
+	lookupHook func(ctx context.Context, e LookupEvent)
+	cache      *tenantCache
+	timeout    time.Duration
 }
 
 // Registry defaults.
@@ -50,6 +57,9 @@ type registryConfig struct {
 	ttl, negTTL time.Duration
 	size        int
 	timeout     time.Duration
+	appTable    bool
+	columns     []string // WithTenantColumns
+	hooks       *Hooks
 }
 
 type registryOptionFunc func(*registryConfig) error
@@ -64,6 +74,19 @@ func WithRegistryTable(name string) RegistryOption {
 			return fmt.Errorf("tenancy: WithRegistryTable: %w", err)
 		}
 		c.table = name
+		return nil
+	})
+}
+
+// WithAppRegistryTable says that the application creates the registry table
+// itself (in its own shared migrations, or by other means), so
+// [Migrator.MigrateShared] does not create it with [Registry.CreateTable]. The
+// default is that the library creates it, as golang-migrate creates its version
+// table. The application's table must have at least the columns of
+// [Registry.RegistryTableSQL].
+func WithAppRegistryTable() RegistryOption {
+	return registryOptionFunc(func(c *registryConfig) error {
+		c.appTable = true
 		return nil
 	})
 }
@@ -117,12 +140,21 @@ func NewRegistry(db *DB, opts ...RegistryOption) (*Registry, error) {
 	if db.shared == nil {
 		db = db.Shared()
 	}
+	cols := "id, name, schema, COALESCE(host, '') AS host, shard, created_at"
+	for _, c := range rc.columns {
+		cols += ", " + pq.QuoteIdentifier(c)
+	}
 	return &Registry{
-		db:      db,
-		table:   pq.QuoteIdentifier(db.cfg.sharedSchema) + "." + pq.QuoteIdentifier(rc.table),
-		cols:    "id, name, schema, COALESCE(host, '') AS host, shard, created_at",
-		cache:   newTenantCache(rc.ttl, rc.negTTL, rc.size),
-		timeout: rc.timeout,
+		db:         db,
+		table:      pq.QuoteIdentifier(db.cfg.sharedSchema) + "." + pq.QuoteIdentifier(rc.table),
+		schemaName: db.cfg.sharedSchema,
+		tableName:  rc.table,
+		appTable:   rc.appTable,
+		cols:       cols,
+		columns:    slices.Clip(rc.columns),
+		lookupHook: hookOf(rc.hooks),
+		cache:      newTenantCache(rc.ttl, rc.negTTL, rc.size),
+		timeout:    rc.timeout,
 	}, nil
 }
 
@@ -166,7 +198,13 @@ func (r *Registry) lookupPtr(ctx context.Context, k Key) (*Tenant, error) {
 	ck := cacheKey{by: k.By, value: k.Value}
 	if t, ok := r.cache.get(ck); ok {
 		if t == nil {
+			if r.lookupHook != nil {
+				r.lookupHook(ctx, LookupEvent{Key: k, Outcome: LookupNegativeHit})
+			}
 			return nil, &TenantError{Op: "lookup", Key: k.Value, Err: ErrUnknownTenant}
+		}
+		if r.lookupHook != nil {
+			r.lookupHook(ctx, LookupEvent{Key: k, Outcome: LookupHit, Found: true})
 		}
 		return t, nil
 	}
@@ -188,6 +226,10 @@ func (r *Registry) lookupPtr(ctx context.Context, k Key) (*Tenant, error) {
 	default:
 		return nil, &TenantError{Op: "lookup", Key: k.Value, Err: fmt.Errorf("invalid key kind %d", k.By)}
 	}
+	var start time.Time
+	if r.lookupHook != nil {
+		start = time.Now()
+	}
 	t, err := r.cache.fetch(ctx, ck, r.timeout, func(ctx context.Context) (*Tenant, error) {
 		t, err := r.load(ctx, k)
 		if errors.Is(err, ErrUnknownTenant) {
@@ -195,6 +237,13 @@ func (r *Registry) lookupPtr(ctx context.Context, k Key) (*Tenant, error) {
 		}
 		return t, err
 	})
+	if r.lookupHook != nil {
+		e := LookupEvent{Key: k, Outcome: LookupMiss, Found: t != nil, Duration: time.Since(start), Err: err}
+		if err != nil {
+			e.Outcome, e.Found = LookupError, false
+		}
+		r.lookupHook(ctx, e)
+	}
 	if err != nil {
 		return nil, &TenantError{Op: "lookup", Key: k.Value, Err: fmt.Errorf("%w: %w", ErrRegistryUnavailable, err)}
 	}
@@ -202,6 +251,13 @@ func (r *Registry) lookupPtr(ctx context.Context, k Key) (*Tenant, error) {
 		return nil, &TenantError{Op: "lookup", Key: k.Value, Err: ErrUnknownTenant}
 	}
 	return t, nil
+}
+
+func hookOf(h *Hooks) func(context.Context, LookupEvent) {
+	if h == nil {
+		return nil
+	}
+	return h.Lookup
 }
 
 func (r *Registry) lookupAgreeing(ctx context.Context, k Key) (*Tenant, error) {
@@ -231,8 +287,7 @@ func (r *Registry) load(ctx context.Context, k Key) (*Tenant, error) {
 	case ByName:
 		col = "name"
 	}
-	t := new(Tenant)
-	err := r.db.GetContext(ctx, t, "SELECT "+r.cols+" FROM "+r.table+" WHERE "+col+" = $1", k.Value)
+	t, err := r.scan(r.db.QueryRowxContext(ctx, "SELECT "+r.cols+" FROM "+r.table+" WHERE "+col+" = $1", k.Value))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrUnknownTenant
 	}
@@ -278,10 +333,21 @@ func (r *Registry) List(ctx context.Context, opts ListOptions) ([]Tenant, error)
 	case limit < 0 || limit > 10_000:
 		return nil, fmt.Errorf("tenancy: List: limit must be between 1 and 10000, got %d", limit)
 	}
-	var ts []Tenant
-	err := r.db.SelectContext(ctx, &ts,
+	rows, err := r.db.QueryxContext(ctx,
 		"SELECT "+r.cols+" FROM "+r.table+" WHERE id > $1 ORDER BY id LIMIT $2", opts.AfterID, limit)
 	if err != nil {
+		return nil, fmt.Errorf("tenancy: list tenants: %w", err)
+	}
+	defer rows.Close()
+	var ts []Tenant
+	for rows.Next() {
+		t, err := r.scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("tenancy: list tenants: %w", err)
+		}
+		ts = append(ts, *t)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("tenancy: list tenants: %w", err)
 	}
 	return ts, nil
@@ -299,12 +365,12 @@ func (r *Registry) All(ctx context.Context) iter.Seq2[Tenant, error] {
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var t Tenant
-			if err := rows.StructScan(&t); err != nil {
+			t, err := r.scan(rows)
+			if err != nil {
 				yield(Tenant{}, fmt.Errorf("tenancy: list tenants: %w", err))
 				return
 			}
-			if !yield(t, nil) {
+			if !yield(*t, nil) {
 				return
 			}
 		}

@@ -510,13 +510,26 @@ func (s SubdomainResolver) validate() error {
 // r.URL.Path and r.URL.RawPath, so StripPrefix is a prefix of both and no encoded
 // "/" or "." can change which segment names the tenant.
 //
-// The valid case allocates no memory.
+// Prefix moves the tenant segment down the path, for an application whose
+// tenant-scoped routes live under a mount point such as "/api" (chi's
+// Route("/api", ...), an echo Group, a gorilla PathPrefix): with Prefix "/api",
+// "/api/acme/users" names acme and handlers see "/api/users" (the prefix stays,
+// the tenant segment goes: [Key].KeepPrefix). A path outside the prefix names no
+// tenant here.
+//
+// The valid case allocates no memory (the Middleware's path rewrite with a
+// Prefix allocates the new path).
 type PathResolver struct {
 	// By is the kind of key the first segment holds. 0 means [BySchema].
 	By By
 	// MaxLen is the longest segment accepted, in bytes. 0 means
 	// [DefaultMaxKeyLen] (255).
 	MaxLen int
+	// Prefix is the path the tenant segment follows: "" (the default) for the
+	// URL root, else an absolute path without a trailing "/", such as "/api" or
+	// "/api/v1", matched at a segment boundary ("/apix/acme" is not under
+	// "/api"). [Middleware] panics on any other value.
+	Prefix string
 }
 
 // ResolveTenant implements [TenantResolver].
@@ -532,7 +545,19 @@ func (p PathResolver) ResolveTenant(r *http.Request) (Key, error) {
 	if r.URL == nil {
 		return Key{}, nil
 	}
-	path := r.URL.Path
+	path, rawPath := r.URL.Path, r.URL.RawPath
+	if p.Prefix != "" {
+		rest, ok := trimRooted(path, p.Prefix)
+		if !ok {
+			return Key{}, nil // not under the prefix: no tenant here
+		}
+		if rawPath != "" {
+			if rawPath, ok = trimRooted(rawPath, p.Prefix); !ok {
+				return Key{}, fmt.Errorf("%w: path prefix %q is percent-encoded", ErrMalformedRequest, clip(p.Prefix))
+			}
+		}
+		path = rest
+	}
 	switch {
 	case path == "" || path == "/" || path == "*":
 		return Key{}, nil
@@ -551,7 +576,7 @@ func (p PathResolver) ResolveTenant(r *http.Request) (Key, error) {
 		reason = "it is empty"
 	case seg == "." || seg == "..":
 		reason = "it is a dot segment"
-	case rawPrefixDiffers(r.URL.RawPath, prefix):
+	case rawPrefixDiffers(rawPath, prefix):
 		reason = "it is percent-encoded"
 	default:
 		value, reason = checkValue(by, seg, maxLen)
@@ -563,6 +588,9 @@ func (p PathResolver) ResolveTenant(r *http.Request) (Key, error) {
 	}
 	if reason != "" {
 		return Key{}, fmt.Errorf("%w: first path segment %q: %s", ErrMalformedRequest, clip(seg), reason)
+	}
+	if p.Prefix != "" {
+		return Key{By: by, Value: value, StripPrefix: p.Prefix + prefix, KeepPrefix: p.Prefix}, nil
 	}
 	return Key{By: by, Value: value, StripPrefix: prefix}, nil
 }
@@ -580,6 +608,16 @@ func rawPrefixDiffers(rawPath, prefix string) bool {
 func (p PathResolver) validate() error {
 	if _, err := resolverBy("PathResolver", p.By, true); err != nil {
 		return err
+	}
+	if pr := p.Prefix; pr != "" {
+		if pr[0] != '/' || pr[len(pr)-1] == '/' || strings.Contains(pr, "//") {
+			return fmt.Errorf("tenancy: PathResolver.Prefix %q must be an absolute path without a trailing or doubled \"/\"", clip(pr))
+		}
+		for _, seg := range strings.Split(pr[1:], "/") {
+			if seg == "." || seg == ".." {
+				return fmt.Errorf("tenancy: PathResolver.Prefix %q has a dot segment", clip(pr))
+			}
+		}
 	}
 	_, err := resolverMaxLen("PathResolver", p.MaxLen)
 	return err
@@ -621,7 +659,8 @@ func (f firstOf) validate() error { return validateAll("FirstOf", f) }
 // [ByHost] host), which can be compared only once they are looked up: the result
 // is a Key that carries all of them, which the [Middleware] (through the
 // [Lookuper]) resolves to one tenant or rejects with [ErrTenantMismatch]. Its By
-// and Value are zero and its StripPrefix is the first one an answer had.
+// and Value are zero and its StripPrefix (with its KeepPrefix) is the first one an
+// answer had.
 //
 // Two answers of the same kind with different values cannot name the same tenant:
 // AllAgree returns an error wrapping [ErrTenantMismatch] for them straight away.
@@ -639,12 +678,13 @@ func (a allAgree) ResolveTenant(r *http.Request) (Key, error) {
 		first Key   // the first answer, while it is the only distinct one
 		keys  []Key // all distinct answers, once there are two
 		strip string
+		keep  string // the KeepPrefix that goes with strip
 	)
 	add := func(k Key) error {
 		if strip == "" {
-			strip = k.StripPrefix
+			strip, keep = k.StripPrefix, k.KeepPrefix
 		}
-		k.StripPrefix = ""
+		k.StripPrefix, k.KeepPrefix = "", ""
 		if first.IsZero() {
 			first = k
 			return nil
@@ -679,7 +719,7 @@ func (a allAgree) ResolveTenant(r *http.Request) (Key, error) {
 				}
 			}
 			if strip == "" {
-				strip = k.StripPrefix
+				strip, keep = k.StripPrefix, k.KeepPrefix
 			}
 			continue
 		}
@@ -688,10 +728,10 @@ func (a allAgree) ResolveTenant(r *http.Request) (Key, error) {
 		}
 	}
 	if keys == nil {
-		first.StripPrefix = strip
+		first.StripPrefix, first.KeepPrefix = strip, keep
 		return first, nil
 	}
-	return Key{StripPrefix: strip, agree: keys}, nil
+	return Key{StripPrefix: strip, KeepPrefix: keep, agree: keys}, nil
 }
 
 // agreeable returns an error wrapping ErrTenantMismatch if a and b are of the same

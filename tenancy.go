@@ -36,6 +36,11 @@ type Tenant struct {
 	Shard string `db:"shard" json:"shard,omitempty"`
 	// CreatedAt is when the tenant was registered.
 	CreatedAt time.Time `db:"created_at" json:"created_at"`
+
+	// attrs are the application's own registry columns ([WithTenantColumns]),
+	// read by [Tenant.Attr]; nil if none. A pointer, so that Tenant stays
+	// comparable and cheap to copy.
+	attrs *tenantAttrs
 }
 
 // LogValue makes a Tenant log as a group of its id, name and schema, so that
@@ -99,9 +104,13 @@ func (c *scopeCtx) Value(key any) any {
 
 func (c *scopeCtx) String() string { return "tenancy.NewContext(" + c.s.schema + ")" }
 
-// FromContext returns the tenant carried by ctx, and whether there was one.
+// FromContext returns the tenant carried by ctx, and whether there was one. It is
+// safe on every context, including a nil one and those this package makes for its
+// own work (the Migrator's, which carry no tenant, and the shared schema's): they
+// report false. Log handlers and tracing attribute getters may therefore call it on
+// any context they are handed.
 func FromContext(ctx context.Context) (Tenant, bool) {
-	if s, ok := ctx.Value(scopeKey).(*scope); ok && s.tenant != nil {
+	if s := scopeFrom(ctx); s != nil && s.tenant != nil {
 		return *s.tenant, true
 	}
 	return Tenant{}, false
@@ -117,7 +126,13 @@ func MustFromContext(ctx context.Context) Tenant {
 	return t
 }
 
+// scopeFrom returns the scope ctx carries, or nil. The result may be nil even
+// when ctx holds the key: unscoped stores a typed nil *scope to hide a caller's
+// tenant, so callers must check the pointer, never only the type assertion.
 func scopeFrom(ctx context.Context) *scope {
+	if ctx == nil {
+		return nil
+	}
 	s, _ := ctx.Value(scopeKey).(*scope)
 	return s
 }

@@ -1,8 +1,11 @@
 // Package migrations holds the SQL of the demo application in examples/, as embedded
 // file systems for [tenancy.Migrator]:
 //
-//   - [Shared]: the shared schema: the tenant registry (tenants) that the tenancy
-//     package reads, and shared_users, a global e-mail → tenant directory.
+//   - [Shared]: the shared schema: shared_users, a global e-mail → tenant
+//     directory whose rows refer to the tenant registry (tenants). The registry
+//     table itself belongs to the tenancy package, which creates it before these
+//     migrations run; 000001_tenants only repeats it (IF NOT EXISTS) for
+//     databases made before the library owned it.
 //   - [Tenant]: every tenant's schema: roles, permissions, users and the
 //     roles_permissions_link table, then an index on users' names.
 //
@@ -15,8 +18,8 @@
 //	//go:embed shared/*.sql
 //	var sharedFS embed.FS
 //
-// and passes fs.Sub(sharedFS, "shared") to [tenancy.NewMigrator]. Its shared set must
-// create the registry table (copy 000001_tenants.up.sql).
+// and passes fs.Sub(sharedFS, "shared") to [tenancy.NewMigrator]. Its shared set
+// need not create the registry table: [tenancy.Migrator.MigrateShared] does.
 package migrations
 
 import (

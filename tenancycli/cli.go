@@ -97,11 +97,13 @@ var commands = []command{
 			"opening a connection for them, so running it again resumes an interrupted run.\n" +
 			"One tenant's failure does not stop the others. Shows progress, then a table of\n" +
 			"every tenant. Exits 1 if any tenant failed or was not run.", (*cli).fleetUpgrade},
-	{"status", "[<schema>] [--check]", "show the migration state of one schema, or of all",
+	{"status", "[<schema>] [--check] [--json]", "show the migration state of one schema, or of all",
 		"Without a schema, prints a table of the shared schema and every tenant: version,\n" +
 			"dirty flag and pending migrations. With one, prints that schema's state.\n" +
 			"With --check, exits 1 if a schema shown is dirty or has pending migrations (for\n" +
-			"deploy scripts).", (*cli).status},
+			"deploy scripts). With --json, prints one JSON document instead of the table:\n" +
+			"{\"shared\": {...}, \"tenants\": [{...}, ...]} (or one {...} for one schema), each\n" +
+			"{\"schema\", \"tenant_id\", \"version\", \"head\", \"pending\", \"dirty\"}.", (*cli).status},
 	{"force", "<schema> <version>", "set a schema's version and clear its dirty flag",
 		"The way out of a dirty schema (a migration failed part-way): inspect the schema,\n" +
 			"finish or undo the failed migration by hand, then record the version the schema\n" +
@@ -112,7 +114,12 @@ var commands = []command{
 	{"drop", "<schema> [--yes]", "drop a tenant: its registry row, its schema and all its data",
 		"Deletes the tenant's registry row and drops its schema with everything in it.\n" +
 			"Without --yes, asks you to type the schema name again.", (*cli).drop},
-	{"list", "", "list the registered tenants", "Prints every registered tenant, in id order.", (*cli).list},
+	{"list", "[--json]", "list the registered tenants",
+		"Prints every registered tenant, in id order. With --json, prints a JSON array of\n" +
+			"{\"id\", \"name\", \"schema\", \"host\", \"shard\", \"created_at\"} instead.", (*cli).list},
+	{"version", "[--json]", "print the versions of the tenancy library, Go and the migrations",
+		"Prints the tenancy module's version as built into this binary, the Go version, and\n" +
+			"the newest shared and tenant migration versions. Needs no database.", (*cli).version},
 }
 
 // IsCommand reports whether name is one of the subcommands [Main] runs (or
@@ -144,6 +151,11 @@ type cli struct {
 // [ExitUsage]). It writes results to cfg.Stdout and errors to cfg.Stderr, and
 // never calls os.Exit. ctx bounds the whole command; cancel it to interrupt.
 //
+// Output to a reader that has gone away (a closed pipe: `... | head -1`) is
+// dropped, and the command runs to its end and returns its own exit code:
+// while Main runs, SIGPIPE is caught (os/signal), so that the process is not
+// killed in the middle of a fleet upgrade.
+//
 // Help (the help command, and --help on any command) and usage errors need no
 // database: cfg.Migrator and cfg.Registry may be nil for them, so that a binary can
 // answer them before it connects. Main panics if a command that needs them runs
@@ -161,6 +173,12 @@ func Main(ctx context.Context, args []string, cfg Config) int {
 	if cfg.SharedSchema == "" {
 		cfg.SharedSchema = tenancy.DefaultSharedSchema
 	}
+	// A reader that goes away (`fleet-upgrade | head -1`) must not kill the
+	// command half-way through the fleet: with SIGPIPE delivered to a channel,
+	// a write to a closed pipe returns EPIPE instead of ending the process,
+	// and the writers below drop the rest of the output.
+	defer catchSIGPIPE()()
+	cfg.Stdout, cfg.Stderr = dropOnClose(cfg.Stdout), dropOnClose(cfg.Stderr)
 	c := &cli{Config: cfg, m: cfg.Migrator, reg: cfg.Registry}
 
 	if len(args) == 0 {
@@ -217,10 +235,24 @@ func (c *cli) printHelp(fs *flag.FlagSet) {
 	fs.VisitAll(func(*flag.Flag) { n++ })
 	if n > 0 {
 		fmt.Fprintln(w, "\nflags:")
-		fs.SetOutput(w)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
+		printFlags(w, fs)
 	}
+}
+
+// printFlags is flag.PrintDefaults with the "--" the synopses use ("--dry-run",
+// not "-dry-run"); either form is accepted on the command line.
+func printFlags(w io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		if def := f.DefValue; !isBoolFlag(f) && def != "" && def != "0" {
+			usage += fmt.Sprintf(" (default %s)", def)
+		}
+		fmt.Fprintf(w, "%s\n    \t%s\n", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
+	})
 }
 
 // usageError prints a usage error (and, for a command, how to get its help) and
@@ -240,20 +272,25 @@ func (c *cli) usageError(fs *flag.FlagSet, format string, args ...any) int {
 // positional arguments, or ok = false and the exit code to return (ExitOK after
 // --help).
 func (c *cli) parse(fs *flag.FlagSet, args []string, minArgs, maxArgs int) (pos []string, code int, ok bool) {
+	if pos, code, ok = c.parseNoDB(fs, args, minArgs, maxArgs); ok && (c.m == nil || c.reg == nil) {
+		panic("tenancycli: Main: Config.Migrator and Config.Registry are required to run " + fs.Name())
+	}
+	return pos, code, ok
+}
+
+// parseNoDB is parse for a command that needs no Migrator (version).
+func (c *cli) parseNoDB(fs *flag.FlagSet, args []string, minArgs, maxArgs int) (pos []string, code int, ok bool) {
 	pos, err := parseInterleaved(fs, args)
 	switch {
 	case errors.Is(err, flag.ErrHelp):
 		c.printHelp(fs)
 		return nil, ExitOK, false
 	case err != nil:
-		return nil, c.usageError(fs, "%v", err), false
+		return nil, c.usageError(fs, "%s", dashes(err.Error())), false
 	case len(pos) < minArgs:
 		return nil, c.usageError(fs, "%s: missing arguments (usage: %s %s)", fs.Name(), fs.Name(), c.cmd.synopsis), false
 	case len(pos) > maxArgs:
 		return nil, c.usageError(fs, "%s: unexpected argument %q", fs.Name(), pos[maxArgs]), false
-	}
-	if c.m == nil || c.reg == nil {
-		panic("tenancycli: Main: Config.Migrator and Config.Registry are required to run " + fs.Name())
 	}
 	return pos, ExitOK, true
 }
@@ -284,6 +321,15 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 	}
 	return pos, nil
+}
+
+// dashes rewrites the flag package's "-name" in its error messages ("flag
+// provided but not defined: -bogus") to the "--name" the help shows.
+func dashes(msg string) string {
+	for _, p := range []string{"defined: -", "for flag -", "for -", "argument: -"} {
+		msg = strings.Replace(msg, p, p+"-", 1)
+	}
+	return msg
 }
 
 func isNumber(s string) bool {

@@ -3,8 +3,11 @@ package tenancycli
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -79,6 +82,7 @@ func (c *cli) downgrade(ctx context.Context, fs *flag.FlagSet, args []string) in
 
 func (c *cli) status(ctx context.Context, fs *flag.FlagSet, args []string) int {
 	check := fs.Bool("check", false, "exit 1 if a schema shown is dirty or has pending migrations")
+	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	pos, code, ok := c.parse(fs, args, 0, 1)
 	if !ok {
 		return code
@@ -90,6 +94,12 @@ func (c *cli) status(ctx context.Context, fs *flag.FlagSet, args []string) int {
 			return c.fail(err)
 		}
 		rows = append(rows, st)
+		if *asJSON {
+			if err := c.writeJSON(statusOf(st)); err != nil {
+				return c.fail(err)
+			}
+			return c.checkStatus(*check, rows)
+		}
 		w := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(w, "schema\t%s\n", st.Schema)
 		if st.TenantID != 0 {
@@ -107,6 +117,16 @@ func (c *cli) status(ctx context.Context, fs *flag.FlagSet, args []string) int {
 			return c.fail(err)
 		}
 		rows = append([]tenancy.Status{shared}, fleet...)
+		if *asJSON {
+			doc := statusDoc{Shared: statusOf(shared), Tenants: make([]statusJSON, len(fleet))}
+			for i, st := range fleet {
+				doc.Tenants[i] = statusOf(st)
+			}
+			if err := c.writeJSON(doc); err != nil {
+				return c.fail(err)
+			}
+			return c.checkStatus(*check, rows)
+		}
 		w := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(w, "SCHEMA\tTENANT\tVERSION\tHEAD\tPENDING\tDIRTY")
 		for _, st := range rows {
@@ -119,7 +139,12 @@ func (c *cli) status(ctx context.Context, fs *flag.FlagSet, args []string) int {
 		w.Flush()
 		fmt.Fprintf(c.Stdout, "%d tenants\n", len(fleet))
 	}
-	if *check {
+	return c.checkStatus(*check, rows)
+}
+
+// checkStatus is status --check: ExitFailure if a row is dirty or behind.
+func (c *cli) checkStatus(check bool, rows []tenancy.Status) int {
+	if check {
 		bad := 0
 		for _, st := range rows {
 			if st.Dirty || st.Pending > 0 {
@@ -132,6 +157,34 @@ func (c *cli) status(ctx context.Context, fs *flag.FlagSet, args []string) int {
 		}
 	}
 	return ExitOK
+}
+
+// statusJSON is one schema in status --json: field names are part of the
+// CLI's interface (CI pipelines read them), independent of tenancy.Status.
+type statusJSON struct {
+	Schema   string `json:"schema"`
+	TenantID int64  `json:"tenant_id"` // 0 for the shared schema
+	Version  uint   `json:"version"`
+	Head     uint   `json:"head"`
+	Pending  int    `json:"pending"`
+	Dirty    bool   `json:"dirty"`
+}
+
+type statusDoc struct {
+	Shared  statusJSON   `json:"shared"`
+	Tenants []statusJSON `json:"tenants"`
+}
+
+func statusOf(st tenancy.Status) statusJSON {
+	return statusJSON{Schema: st.Schema, TenantID: st.TenantID, Version: st.Version, Head: st.Head,
+		Pending: st.Pending, Dirty: st.Dirty}
+}
+
+// writeJSON writes v to Stdout as one indented JSON document.
+func (c *cli) writeJSON(v any) error {
+	enc := json.NewEncoder(c.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 func (c *cli) force(ctx context.Context, fs *flag.FlagSet, args []string) int {
@@ -201,8 +254,22 @@ func (c *cli) drop(ctx context.Context, fs *flag.FlagSet, args []string) int {
 }
 
 func (c *cli) list(ctx context.Context, fs *flag.FlagSet, args []string) int {
+	asJSON := fs.Bool("json", false, "print a JSON array instead of a table")
 	if _, code, ok := c.parse(fs, args, 0, 0); !ok {
 		return code
+	}
+	if *asJSON {
+		ts := []tenancy.Tenant{} // [] rather than null for no tenants
+		for t, err := range c.reg.All(ctx) {
+			if err != nil {
+				return c.fail(err)
+			}
+			ts = append(ts, t)
+		}
+		if err := c.writeJSON(ts); err != nil {
+			return c.fail(err)
+		}
+		return ExitOK
 	}
 	w := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tSCHEMA\tNAME\tHOST\tCREATED")
@@ -270,4 +337,56 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+func (c *cli) version(_ context.Context, fs *flag.FlagSet, args []string) int {
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, code, ok := c.parseNoDB(fs, args, 0, 0); !ok {
+		return code
+	}
+	v := versionInfo{Tenancy: libraryVersion(), Go: runtime.Version()}
+	if c.m != nil {
+		v.SharedHead, v.TenantHead = c.m.SharedHead(), c.m.Head()
+	}
+	if *asJSON {
+		if err := c.writeJSON(v); err != nil {
+			return c.fail(err)
+		}
+		return ExitOK
+	}
+	fmt.Fprintf(c.Stdout, "tenancy %s (%s)\n", v.Tenancy, v.Go)
+	if c.m != nil {
+		fmt.Fprintf(c.Stdout, "migrations: shared head %d, tenant head %d\n", v.SharedHead, v.TenantHead)
+	}
+	return ExitOK
+}
+
+type versionInfo struct {
+	Tenancy    string `json:"tenancy"`
+	Go         string `json:"go"`
+	SharedHead uint   `json:"shared_head,omitempty"`
+	TenantHead uint   `json:"tenant_head,omitempty"`
+}
+
+// libraryVersion is the tenancy module's version as recorded in the binary:
+// the dependency's version, "(devel)" when tenancy is the main module (a
+// checkout), or "unknown" without build information.
+func libraryVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	const path = "github.com/go-tenancy/tenancy"
+	if bi.Main.Path == path {
+		return bi.Main.Version
+	}
+	for _, d := range bi.Deps {
+		if d.Path == path {
+			if d.Replace != nil && d.Replace.Version != "" {
+				return d.Replace.Version
+			}
+			return d.Version
+		}
+	}
+	return "unknown"
 }

@@ -36,16 +36,25 @@
 //	fleet-upgrade [--concurrency N] [--tenants a,b,c] [--version N]
 //	                                        upgrade every tenant (or the listed ones): live
 //	                                        progress, then a per-tenant table
-//	status [<schema>] [--check]             one schema's state, or a table of all of them
+//	status [<schema>] [--check] [--json]    one schema's state, or a table of all of them
 //	force <schema> <version>                set the version and clear the dirty flag
 //	create <name> <schema> [--host h]       register a tenant and create its schema
 //	drop <schema> [--yes]                   drop a tenant, its schema and its data
-//	list                                    list the registered tenants
+//	list [--json]                           list the registered tenants
+//	version [--json]                        library, Go and migration versions (no database)
 //	help [<command>]                        usage
 //
 // Every command accepts --help. Flags may come before or after the positional
 // arguments. A schema argument may be the shared schema where the [tenancy.Migrator]
 // method allows it (upgrade, downgrade, force, status).
+//
+// # In pipelines
+//
+// status, list and version take --json for scripts and CI. Output to a reader
+// that has gone away (`tenancy fleet-upgrade | head -1`) is dropped rather than
+// killing the process with SIGPIPE: the command finishes and exits with its own
+// code. Errors are printed once prefixed ("myapp: error: create tenant ...:
+// tenant already exists"), with a hint naming the command to run.
 //
 // # Exit codes
 //

@@ -4,9 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
-
-	"github.com/lib/pq"
 
 	"github.com/go-tenancy/tenancy"
 )
@@ -14,16 +13,26 @@ import (
 // fail prints err, with a hint on what to do about it when there is a usual
 // remedy, and returns ExitFailure.
 func (c *cli) fail(err error) int {
-	fmt.Fprintf(c.Stderr, "%s: error: %v\n", c.Name, err)
+	fmt.Fprintf(c.Stderr, "%s: error: %s\n", c.Name, c.message(err))
 	if h := c.hint(err); h != "" {
 		fmt.Fprintf(c.Stderr, "hint: %s\n", h)
 	}
 	return ExitFailure
 }
 
+// message is err's text for a person at a shell: without the "tenancy: " that
+// each wrapped layer of the library's errors begins with (which doubled up as
+// "tenancy: create tenant ...: tenancy: tenant already exists"), and with the
+// library's advice to "call Migrator.Force" turned into the command to run.
+func (c *cli) message(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "tenancy: ")
+	msg = strings.ReplaceAll(msg, ": tenancy: ", ": ")
+	return strings.ReplaceAll(msg, "call Migrator.Force", "run '"+c.Name+" force'")
+}
+
 func (c *cli) hint(err error) string {
 	var me *tenancy.MigrationError
-	var pe *pq.Error
+	se, _ := tenancy.AsServerError(err)
 	switch {
 	case errors.Is(err, tenancy.ErrDirty):
 		schema, version := "<schema>", "<version>"
@@ -39,7 +48,7 @@ func (c *cli) hint(err error) string {
 		return fmt.Sprintf("'%s list' shows the registered tenants", c.Name)
 	case errors.Is(err, tenancy.ErrIrreversible):
 		return "a migration to revert has no down file; nothing was changed"
-	case errors.As(err, &pe) && pe.Code == "42P01": // undefined_table
+	case se.Code == "42P01": // undefined_table
 		return fmt.Sprintf("has the shared schema been created? Run '%s migrate-shared'", c.Name)
 	case errors.Is(err, context.Canceled):
 		return "interrupted"

@@ -19,7 +19,8 @@ func countUsers(ctx context.Context, db *tenancy.DB) (int, error) {
 }
 
 // A unit test of code that uses a tenancy.DB, without a database: the mock
-// expects the switch to the tenant's schema, then the application's query.
+// expects the scoping of each statement (reset and SET), then the application's
+// query.
 func ExampleNewMock() {
 	t := &testing.T{} // in a real test, the *testing.T of the test function
 	db, mock := tenancytest.NewMock(t)
@@ -27,7 +28,8 @@ func ExampleNewMock() {
 	tenancytest.ExpectSearchPath(mock, "acme")
 	mock.ExpectQuery(`SELECT count(*) FROM users`).
 		WillReturnRows(sqlmock.NewRows([]string{"count"}).AddRow(3))
-	// Same tenant again: the connection is already on its schema, no switch.
+	// Every statement is scoped again: nothing about a session is trusted.
+	tenancytest.ExpectSearchPath(mock, "acme")
 	mock.ExpectQuery(`SELECT count(*) FROM users`).
 		WillReturnRows(sqlmock.NewRows([]string{"count"}).AddRow(4))
 

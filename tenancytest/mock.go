@@ -2,23 +2,27 @@ package tenancytest
 
 import (
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/DATA-DOG/go-sqlmock"
-	"github.com/lib/pq"
 
 	"github.com/go-tenancy/tenancy"
+	"github.com/go-tenancy/tenancy/internal/session"
 )
 
 var mockSeq atomic.Int64
 
 // NewMock returns a [tenancy.DB] over go-sqlmock, for unit tests of handlers that
-// check the SQL they send without a database. The DB has a single connection, so
-// the schema switches it makes are deterministic: in [tenancy.SessionMode] the first
-// statement for a tenant is preceded by the switch that [ExpectSearchPath] expects,
-// and later statements for the same tenant are not.
+// check the SQL they send without a database. The DB has a single connection.
+//
+// A DB scopes every statement (see the package documentation of tenancy): over
+// sqlmock, which cannot report the server's transaction status, it clears the
+// session and sets search_path before every statement outside a transaction and
+// before every BEGIN ([ExpectSearchPath]), and sets search_path before every
+// statement inside a transaction ([ExpectSearchPathInTx]). In
+// [tenancy.TransactionMode] a statement outside a transaction is preceded by
+// [ExpectLocalSearchPath] and followed by [ExpectLocalCommit].
 //
 // The mock matches SQL with sqlmock.QueryMatcherEqual (exact text, whitespace
 // normalised), so expectations state the SQL outright. At cleanup NewMock fails the
@@ -48,29 +52,49 @@ func NewMock(t testing.TB, opts ...tenancy.Option) (*tenancy.DB, sqlmock.Sqlmock
 	return db, mock
 }
 
-// ExpectSearchPath expects the statement with which a [tenancy.SessionMode] DB
-// moves its connection to schema (SET search_path TO "schema"). Call it before the
-// expectation of the first statement for a tenant, and again after a switch to
-// another tenant. With [tenancy.WithSearchPath], list its schemas after the tenant's.
+// ExpectSearchPath expects what a [tenancy.SessionMode] DB sends before a statement
+// outside a transaction, and before BEGIN: the reset of the session
+// (session.Reset) and SET search_path TO "schema", in one Exec. With
+// [tenancy.WithSearchPath], list its schemas after the tenant's.
 func ExpectSearchPath(mock sqlmock.Sqlmock, schemas ...string) *sqlmock.ExpectedExec {
-	return mock.ExpectExec("SET search_path TO " + quoteList(schemas)).
+	return mock.ExpectExec(session.Reset(true) + "; " + session.SetPath(schemas[0], schemas[1:], false)).
 		WillReturnResult(sqlmock.NewResult(0, 0))
 }
 
-// ExpectLocalSearchPath expects the statement with which a
-// [tenancy.TransactionMode] DB sets schema for the current transaction (SET LOCAL
-// search_path TO "schema"). In that mode every statement outside a transaction is
-// wrapped in one, so expect: mock.ExpectBegin(), ExpectLocalSearchPath, the
-// statement, mock.ExpectCommit().
+// ExpectSearchPathInTx expects the SET search_path TO "schema" that a
+// [tenancy.SessionMode] DB sends before each statement inside a transaction.
+func ExpectSearchPathInTx(mock sqlmock.Sqlmock, schemas ...string) *sqlmock.ExpectedExec {
+	return mock.ExpectExec(session.SetPath(schemas[0], schemas[1:], false)).
+		WillReturnResult(sqlmock.NewResult(0, 0))
+}
+
+// ExpectLocalSearchPath expects what a [tenancy.TransactionMode] DB sends before a
+// statement outside a transaction: BEGIN, the reset of the transaction
+// (session.ResetLocal) and SET LOCAL search_path TO "schema", in one Exec. Expect
+// the statement next, then [ExpectLocalCommit]. Inside a transaction begun with
+// BeginTx, expect mock.ExpectBegin(), then [ExpectLocalReset], then
+// [ExpectLocalSearchPathInTx] before each statement.
 func ExpectLocalSearchPath(mock sqlmock.Sqlmock, schemas ...string) *sqlmock.ExpectedExec {
-	return mock.ExpectExec("SET LOCAL search_path TO " + quoteList(schemas)).
+	return mock.ExpectExec("BEGIN; " + session.ResetLocal + "; " + session.SetPath(schemas[0], schemas[1:], true)).
 		WillReturnResult(sqlmock.NewResult(0, 0))
 }
 
-func quoteList(schemas []string) string {
-	q := make([]string, len(schemas))
-	for i, s := range schemas {
-		q[i] = pq.QuoteIdentifier(s)
-	}
-	return strings.Join(q, ", ")
+// ExpectLocalCommit expects the COMMIT that ends a [tenancy.TransactionMode]
+// statement's own transaction.
+func ExpectLocalCommit(mock sqlmock.Sqlmock) *sqlmock.ExpectedExec {
+	return mock.ExpectExec("COMMIT").WillReturnResult(sqlmock.NewResult(0, 0))
+}
+
+// ExpectLocalReset expects what a [tenancy.TransactionMode] DB sends right after
+// BEGIN: the reset of the transaction and SET LOCAL search_path TO "schema".
+func ExpectLocalReset(mock sqlmock.Sqlmock, schemas ...string) *sqlmock.ExpectedExec {
+	return mock.ExpectExec(session.ResetLocal + "; " + session.SetPath(schemas[0], schemas[1:], true)).
+		WillReturnResult(sqlmock.NewResult(0, 0))
+}
+
+// ExpectLocalSearchPathInTx expects the SET LOCAL search_path TO "schema" that a
+// [tenancy.TransactionMode] DB sends before each statement inside a transaction.
+func ExpectLocalSearchPathInTx(mock sqlmock.Sqlmock, schemas ...string) *sqlmock.ExpectedExec {
+	return mock.ExpectExec(session.SetPath(schemas[0], schemas[1:], true)).
+		WillReturnResult(sqlmock.NewResult(0, 0))
 }

@@ -24,7 +24,8 @@ type config struct {
 	adminToken  string // ADMIN_TOKEN; "" generates one at start-up
 	logLevel    slog.Level
 	logJSON     bool
-	maxConns    int // connection pool size
+	maxConns    int    // connection pool size
+	driver      string // database/sql driver: "pgx" or "postgres" (lib/pq)
 }
 
 // defaultDataDir is under the temporary directory (/tmp) rather than the home
@@ -52,6 +53,10 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	maxConns := fs.String("max-conns", env("DB_MAX_CONNS", "32"), "database connection pool `size` (env DB_MAX_CONNS)")
 	level := fs.String("log-level", env("LOG_LEVEL", "info"), "log `level`: debug, info, warn or error (env LOG_LEVEL)")
 	format := fs.String("log-format", env("LOG_FORMAT", "text"), "log `format`: text or json (env LOG_FORMAT)")
+	// pgx by default: it is the faster driver (binary results, a statement cache
+	// that makes a parameterised query one round trip, BENCHMARKS.md) and what
+	// most Go PostgreSQL code uses; lib/pq stays supported.
+	fs.StringVar(&cfg.driver, "driver", env("DATABASE_DRIVER", "pgx"), "database `driver`: pgx or postgres (lib/pq) (env DATABASE_DRIVER)")
 	fs.Usage = func() { usage(out, fs) }
 
 	if err := fs.Parse(args); err != nil {
@@ -81,6 +86,9 @@ func parseConfig(name string, args []string, getenv func(string) string, out io.
 	if cfg.dataDir == "" {
 		return cfg, nil, fmt.Errorf("-data-dir / DATA_DIR is empty")
 	}
+	if cfg.driver != "pgx" && cfg.driver != "postgres" {
+		return cfg, nil, fmt.Errorf("-driver / DATABASE_DRIVER: %q is not pgx or postgres", cfg.driver)
+	}
 	return cfg, fs.Args(), nil
 }
 
@@ -101,7 +109,7 @@ flags:
 	fs.SetOutput(io.Discard)
 	fmt.Fprint(w, `
 environment:
-  DATABASE_URL   PostgreSQL URL (lib/pq), e.g. postgres://user:pw@host:5432/db?sslmode=disable;
+  DATABASE_URL   PostgreSQL URL, e.g. postgres://user:pw@host:5432/db?sslmode=disable;
                  unset: the embedded PostgreSQL
   ADMIN_TOKEN    bearer token of the tenant admin API; unset: a random one is printed
 `)

@@ -60,13 +60,13 @@ func startDatabase(ctx context.Context, cfg config, logger *slog.Logger, attach 
 			return nil, fmt.Errorf("%w; and its port is unknown: %w", err, perr)
 		}
 		u := pgURL(port)
-		return &database{url: u, dsn: fastDSN(u), embedded: true}, nil
+		return &database{url: u, dsn: u, embedded: true}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	u := srv.URL("postgres")
-	return &database{url: u, dsn: fastDSN(u), embedded: true, srv: srv}, nil
+	return &database{url: u, dsn: u, embedded: true, srv: srv}, nil
 }
 
 // stop stops the embedded server if this process started it. A PostgreSQL that
@@ -103,6 +103,7 @@ func (d *database) stop(ctx context.Context, logger *slog.Logger) {
 
 // fastDSN adds binary_parameters=yes to a lib/pq URL: lib/pq then sends a
 // parameterised query in one round trip instead of two (parse, then execute).
+// (pgx does that with its statement cache; the parameter would mean nothing to it.)
 func fastDSN(u string) string {
 	if strings.Contains(u, "?") {
 		return u + "&binary_parameters=yes"
@@ -153,8 +154,11 @@ type stack struct {
 // openStack connects to dsn and builds the stack; it pings the database so that
 // a wrong URL fails here, with a clear message. migLogger, if not nil, logs
 // every migration and tenant change.
-func openStack(ctx context.Context, dsn string, maxConns int, migLogger *slog.Logger) (*stack, error) {
-	db, err := tenancy.Open("postgres", dsn)
+func openStack(ctx context.Context, driver, dsn string, maxConns int, migLogger *slog.Logger) (*stack, error) {
+	if driver == "postgres" {
+		dsn = fastDSN(dsn)
+	}
+	db, err := tenancy.Open(driver, dsn)
 	if err != nil {
 		return nil, err
 	}

@@ -33,14 +33,13 @@ type env struct {
 
 // newEnv starts the app on a fresh database: shared schema migrated, demo
 // tenants acme (3 users) and globex (2 users) seeded.
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, driver string) *env {
 	t.Helper()
 	ctx := context.Background()
 	tl := &testLog{t: t}
 	t.Cleanup(tl.stop) // registered first, so it runs last
 	logger := slog.New(tenancy.NewLogHandler(slog.NewTextHandler(tl, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	// fastDSN: the connection settings of the demo's embedded database.
-	st, err := openStack(ctx, fastDSN(tenancytest.NewDatabase(t)), 8, logger)
+	st, err := openStack(ctx, driver, tenancytest.NewDatabase(t), 8, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +54,13 @@ func newEnv(t *testing.T) *env {
 	srv := httptest.NewServer(a.routes())
 	t.Cleanup(srv.Close)
 	return &env{t: t, base: srv.URL, st: st}
+}
+
+// eachDriver runs an end-to-end test with the demo on each driver it supports.
+func eachDriver(t *testing.T, f func(t *testing.T, driver string)) {
+	for _, d := range []string{"pgx", "postgres"} {
+		t.Run(d, func(t *testing.T) { f(t, d) })
+	}
 }
 
 // testLog sends log output to t.Log, until the test ends.
@@ -183,9 +189,11 @@ func (e *env) countRows(query string, args ...any) int {
 	return n
 }
 
-func TestHealth(t *testing.T) {
+func TestHealth(t *testing.T) { eachDriver(t, testHealth) }
+
+func testHealth(t *testing.T, driver string) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, driver)
 	var body map[string]string
 	e.expect(req{method: "GET", path: "/health"}, 200, &body)
 	if body["status"] != "ok" {
@@ -196,9 +204,11 @@ func TestHealth(t *testing.T) {
 // Two tenants never see each other's users: not in lists, not by id (an id that
 // exists only in the other tenant is a 404, for GET, PATCH and DELETE), whether
 // the tenant is named by header or by host.
-func TestTenantIsolation(t *testing.T) {
+func TestTenantIsolation(t *testing.T) { eachDriver(t, testTenantIsolation) }
+
+func testTenantIsolation(t *testing.T, driver string) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, driver)
 
 	var acme, globex []User
 	e.expect(req{method: "GET", path: "/users/", tenant: "acme"}, 200, &acme)
@@ -250,9 +260,11 @@ func TestTenantIsolation(t *testing.T) {
 	}
 }
 
-func TestTenantResolution(t *testing.T) {
+func TestTenantResolution(t *testing.T) { eachDriver(t, testTenantResolution) }
+
+func testTenantResolution(t *testing.T, driver string) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, driver)
 	e.expect(req{method: "GET", path: "/users/"}, 400, nil, "does not name a tenant")
 	e.expect(req{method: "GET", path: "/users/", host: "localhost:8080"}, 400, nil, "does not name a tenant")
 	e.expect(req{method: "GET", path: "/users/", tenant: "initech"}, 404, nil, `"initech"`)
@@ -262,9 +274,11 @@ func TestTenantResolution(t *testing.T) {
 	e.expect(req{method: "GET", path: "/roles/", tenant: "public"}, 400, nil, "malformed") // not a tenant schema name
 }
 
-func TestUsersCRUD(t *testing.T) {
+func TestUsersCRUD(t *testing.T) { eachDriver(t, testUsersCRUD) }
+
+func testUsersCRUD(t *testing.T, driver string) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, driver)
 
 	var dana User
 	res := e.expect(req{method: "POST", path: "/users/", tenant: "acme",
@@ -350,9 +364,11 @@ func TestUsersCRUD(t *testing.T) {
 }
 
 // Invalid input is refused with a clear message, and nothing is written.
-func TestValidation(t *testing.T) {
+func TestValidation(t *testing.T) { eachDriver(t, testValidation) }
+
+func testValidation(t *testing.T, driver string) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, driver)
 	users := func() int { return e.countRows(`SELECT count(*) FROM acme.users`) }
 	before := users()
 	cases := []struct {
@@ -403,9 +419,11 @@ func TestValidation(t *testing.T) {
 	}
 }
 
-func TestRolesAndPermissions(t *testing.T) {
+func TestRolesAndPermissions(t *testing.T) { eachDriver(t, testRolesAndPermissions) }
+
+func testRolesAndPermissions(t *testing.T, driver string) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, driver)
 	var role Role
 	e.expect(req{method: "POST", path: "/roles/", tenant: "acme", body: `{"role_name":"auditor","role_description":"Reads everything"}`}, 201, &role)
 	var perm Permission
@@ -441,9 +459,11 @@ func TestRolesAndPermissions(t *testing.T) {
 	}
 }
 
-func TestAdminAuth(t *testing.T) {
+func TestAdminAuth(t *testing.T) { eachDriver(t, testAdminAuth) }
+
+func testAdminAuth(t *testing.T, driver string) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, driver)
 	for _, r := range []req{
 		{method: "GET", path: "/tenants"},
 		{method: "GET", path: "/tenants", token: "wrong"},
@@ -467,9 +487,11 @@ func TestAdminAuth(t *testing.T) {
 	}
 }
 
-func TestAdminTenants(t *testing.T) {
+func TestAdminTenants(t *testing.T) { eachDriver(t, testAdminTenants) }
+
+func testAdminTenants(t *testing.T, driver string) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, driver)
 	var created tenantView
 	res := e.expect(req{method: "POST", path: "/tenants", admin: true,
 		body: `{"name":"Initech","schema":"initech","host":"Initech.localhost"}`}, 201, &created)
@@ -542,9 +564,11 @@ func TestAdminTenants(t *testing.T) {
 	e.expect(req{method: "DELETE", path: "/tenants/shared", admin: true}, 404, nil)
 }
 
-func TestAdminMigrations(t *testing.T) {
+func TestAdminMigrations(t *testing.T) { eachDriver(t, testAdminMigrations) }
+
+func testAdminMigrations(t *testing.T, driver string) {
 	t.Parallel()
-	e := newEnv(t)
+	e := newEnv(t, driver)
 	status := func(schema string) tenantView {
 		var v tenantView
 		e.expect(req{method: "GET", path: "/tenants/" + schema, admin: true}, 200, &v)

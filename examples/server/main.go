@@ -80,7 +80,7 @@ func runCLI(ctx context.Context, cfg config, name string, args []string, std str
 	}
 	defer pg.stop(ctx, nil)
 	// No migration logger: the CLI prints what it did.
-	st, err := openStack(ctx, pg.dsn, cfg.maxConns, nil)
+	st, err := openStack(ctx, cfg.driver, pg.dsn, cfg.maxConns, nil)
 	if err != nil {
 		fmt.Fprintf(std.err, "%s: %v\n", name, err)
 		return tenancycli.ExitFailure

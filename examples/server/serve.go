@@ -37,7 +37,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger, out io.Writer) 
 	if pg.embedded {
 		logger.InfoContext(ctx, "embedded PostgreSQL running", "url", pg.url, "data_dir", cfg.dataDir)
 	}
-	st, err := openStack(ctx, pg.dsn, cfg.maxConns, logger)
+	st, err := openStack(ctx, cfg.driver, pg.dsn, cfg.maxConns, logger)
 	if err != nil {
 		return err
 	}

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lib/pq"
-
 	"github.com/go-tenancy/tenancy"
 )
 
@@ -154,8 +152,8 @@ func (s userStore) delete(ctx context.Context, tenantID, id int64) error {
 // storeError turns the PostgreSQL errors the API expects (a duplicate, a missing
 // reference, an over-long value) into the stores' errors; others pass as they are.
 func storeError(err error) error {
-	var pe *pq.Error
-	if !errors.As(err, &pe) {
+	pe, ok := tenancy.AsServerError(err) // lib/pq's or pgx's
+	if !ok {
 		return err
 	}
 	switch pe.Code {

@@ -69,7 +69,8 @@ func TestGetUserMock(t *testing.T) {
 	mock.ExpectQuery(`SELECT id, COALESCE(email, '') AS email, first_name, last_name, user_role_id, created_at, updated_at FROM users WHERE id = $1`).
 		WithArgs(int64(7)).
 		WillReturnRows(sqlmock.NewRows(userCols).AddRow(7, "alice@acme.example", "Alice", nil, 2, created, created))
-	// A user that is not there: 404, and no second switch (same tenant).
+	// A user that is not there: 404. Every statement is scoped again.
+	tenancytest.ExpectSearchPath(mock, "acme")
 	mock.ExpectQuery(`SELECT id, COALESCE(email, '') AS email, first_name, last_name, user_role_id, created_at, updated_at FROM users WHERE id = $1`).
 		WithArgs(int64(8)).
 		WillReturnRows(sqlmock.NewRows(userCols))
@@ -113,8 +114,10 @@ func TestCreateUserMock(t *testing.T) {
 		h, mock := newMockApp(t)
 		tenancytest.ExpectSearchPath(mock, "acme")
 		mock.ExpectBegin()
+		tenancytest.ExpectSearchPathInTx(mock, "acme")
 		mock.ExpectQuery(insertUser).WithArgs("dana@acme.example", "Dana", nil, nil).
 			WillReturnRows(sqlmock.NewRows(userCols).AddRow(4, "dana@acme.example", "Dana", nil, nil, now, now))
+		tenancytest.ExpectSearchPathInTx(mock, "acme")
 		mock.ExpectExec(insertShared).WithArgs("dana@acme.example", int64(1)).WillReturnResult(sqlmock.NewResult(0, 1))
 		mock.ExpectCommit()
 
@@ -128,8 +131,10 @@ func TestCreateUserMock(t *testing.T) {
 		h, mock := newMockApp(t)
 		tenancytest.ExpectSearchPath(mock, "acme")
 		mock.ExpectBegin()
+		tenancytest.ExpectSearchPathInTx(mock, "acme")
 		mock.ExpectQuery(insertUser).WithArgs("hank@globex.example", nil, nil, nil).
 			WillReturnRows(sqlmock.NewRows(userCols).AddRow(5, "hank@globex.example", nil, nil, nil, now, now))
+		tenancytest.ExpectSearchPathInTx(mock, "acme")
 		mock.ExpectExec(insertShared).WithArgs("hank@globex.example", int64(1)).
 			WillReturnError(&pq.Error{Code: "23505", Constraint: "shared_users_email_key"})
 		mock.ExpectRollback() // the users row goes too
