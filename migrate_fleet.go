@@ -62,6 +62,14 @@ type FleetOptions struct {
 	// limit.
 	MaxFailures int
 
+	// CheckDrift compares, after the run, every tenant of the report that is at
+	// the reference's version with it ([Migrator.FleetDrift]): the reference is
+	// DriftReference, or the clone template ([WithCloneTemplate]) if that is "".
+	// The result is in [FleetReport].Drift; drift does not make the run fail.
+	// It costs one catalog query per tenant compared.
+	CheckDrift     bool
+	DriftReference string
+
 	// DryRun reports, per tenant, the migrations the run would apply
 	// ([TenantResult].Planned) and changes nothing: no lock is taken, the shared
 	// schema is not migrated (Shared has its current version), no tenant
@@ -120,6 +128,11 @@ type FleetReport struct {
 	Stopped string
 	// DryRun reports that nothing was run ([FleetOptions].DryRun).
 	DryRun bool
+	// Drift has, with [FleetOptions].CheckDrift, the comparison of each tenant
+	// of Tenants with the reference schema, in registry id order; Drifted counts
+	// those that differ.
+	Drift   []FleetDriftReport
+	Drifted int
 	// Duration is how long the whole run took, lock wait included.
 	Duration time.Duration
 }
@@ -310,6 +323,11 @@ func (m *Migrator) UpgradeFleet(ctx context.Context, opts FleetOptions) (rep Fle
 		rep.NotRun++
 	}
 	slices.SortFunc(rep.Tenants, func(a, b TenantResult) int { return cmp.Compare(a.Schema, b.Schema) })
+	if opts.CheckDrift && ctx.Err() == nil {
+		if err := m.fleetDrift(ctx, opts.DriftReference, &rep); err != nil {
+			return rep, err
+		}
+	}
 	if l := m.cfg.logger; l != nil {
 		l.LogAttrs(ctx, slog.LevelInfo, "tenancy: fleet upgrade finished",
 			slog.Int("upgraded", rep.Upgraded), slog.Int("skipped", rep.Skipped),
@@ -449,4 +467,25 @@ func (m *Migrator) FleetStatus(ctx context.Context) ([]Status, error) {
 		return nil, fmt.Errorf("tenancy: fleet status: %w", ctxErr(ctx, err))
 	}
 	return out, nil
+}
+
+// fleetDrift fills rep.Drift for the tenants of rep.
+func (m *Migrator) fleetDrift(ctx context.Context, reference string, rep *FleetReport) error {
+	all, err := m.FleetDrift(ctx, reference)
+	if err != nil {
+		return err
+	}
+	in := make(map[string]bool, len(rep.Tenants))
+	for _, tr := range rep.Tenants {
+		in[tr.Schema] = true
+	}
+	for _, d := range all {
+		if in[d.Schema] {
+			rep.Drift = append(rep.Drift, d)
+			if d.Compared && d.Drifted() {
+				rep.Drifted++
+			}
+		}
+	}
+	return nil
 }

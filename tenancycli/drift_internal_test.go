@@ -71,7 +71,22 @@ func TestDriftAndLintCommands(t *testing.T) {
 	if code != ExitFailure || !regexp.MustCompile(`(?m)^  missing: constraint items items_email_key UNIQUE \(email\)$`).MatchString(out) {
 		t.Fatalf("drift acme vs template: %d\n%s", code, out)
 	}
-	code, out, errOut := run((*cli).lint, "lint")
+	// The fleet report carries it too.
+	rep, err := m.UpgradeFleet(ctx, tenancy.FleetOptions{CheckDrift: true})
+	if err != nil || rep.Drifted != 1 || len(rep.Drift) != 2 {
+		t.Fatalf("fleet report drift: %d of %d, %v", rep.Drifted, len(rep.Drift), err)
+	}
+	code, out, errOut := run((*cli).fleetUpgrade, "fleet-upgrade", "--check-drift")
+	if code != ExitFailure || !regexp.MustCompile(`(?m)^DRIFTED globex: 2 items missing, 0 extra$`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^drift: 1 of 2 tenants compared differ from the reference$`).MatchString(out) ||
+		!regexp.MustCompile(`1 tenants drifted from the reference schema`).MatchString(errOut) {
+		t.Fatalf("fleet-upgrade --check-drift: %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, _ = run((*cli).fleetUpgrade, "fleet-upgrade", "--drift-reference", "globex", "--json")
+	if code != ExitFailure || !regexp.MustCompile(`"drifted": 1`).MatchString(out) || !regexp.MustCompile(`"drift": "drifted"`).MatchString(out) {
+		t.Fatalf("fleet-upgrade --drift-reference --json: %d\n%s", code, out)
+	}
+	code, out, errOut = run((*cli).lint, "lint")
 	if code != ExitFailure || !regexp.MustCompile(`tenant migration 2 \(once, up\) line 1: queries the catalog without a schema filter`).MatchString(out) ||
 		errOut != "tenancy: 1 warnings\n" {
 		t.Fatalf("lint: %d\n%s\n%s", code, out, errOut)

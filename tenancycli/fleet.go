@@ -26,6 +26,8 @@ func (c *cli) fleetUpgrade(ctx context.Context, fs *flag.FlagSet, args []string)
 	maxFail := fs.Int("max-failures", 0, "start no further tenant once this `many` have failed (0: no limit)")
 	dryRun := fs.Bool("dry-run", false, "list per tenant the migrations that would run; change nothing")
 	asJSON := fs.Bool("json", false, "print the report as JSON on stdout (no progress, no table)")
+	checkDrift := fs.Bool("check-drift", false, "after the run, compare each tenant's structure with the clone template (or --drift-reference); exit 1 on drift")
+	driftRef := fs.String("drift-reference", "", "the `schema` --check-drift compares with (default: the clone template)")
 	if _, code, ok := c.parse(fs, args, 0, 0); !ok {
 		return code
 	}
@@ -37,7 +39,8 @@ func (c *cli) fleetUpgrade(ctx context.Context, fs *flag.FlagSet, args []string)
 	case *maxFail < 0:
 		return c.usageError(fs, "--max-failures must not be negative, got %d", *maxFail)
 	}
-	opts := tenancy.FleetOptions{Target: *version, Concurrency: *conc, Canary: *canary, MaxFailures: *maxFail, DryRun: *dryRun}
+	opts := tenancy.FleetOptions{Target: *version, Concurrency: *conc, Canary: *canary, MaxFailures: *maxFail, DryRun: *dryRun,
+		CheckDrift: *checkDrift || *driftRef != "", DriftReference: *driftRef}
 	if *list != "" {
 		for _, s := range strings.Split(*list, ",") {
 			if s = strings.TrimSpace(s); s != "" {
@@ -74,6 +77,11 @@ func (c *cli) fleetUpgrade(ctx context.Context, fs *flag.FlagSet, args []string)
 		c.printFleet(rep)
 	}
 
+	if opts.CheckDrift && err == nil && rep.Drifted > 0 {
+		fmt.Fprintf(c.Stderr, "%s: %d tenants drifted from the reference schema; '%s drift <schema>' lists the differences\n",
+			c.Name, rep.Drifted, c.Name)
+		return ExitFailure
+	}
 	var fe *tenancy.FleetError
 	switch {
 	case err == nil:
@@ -125,6 +133,18 @@ func (c *cli) printFleet(rep tenancy.FleetReport) {
 			fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s\n", tr.Schema, tr.From, tr.To, outcome(tr), took, errText)
 		}
 		w.Flush()
+	}
+	if rep.Drift != nil {
+		compared := 0
+		for _, d := range rep.Drift {
+			if d.Compared {
+				compared++
+			}
+			if d.Compared && d.Drifted() {
+				fmt.Fprintf(c.Stdout, "DRIFTED %s: %d items missing, %d extra\n", d.Schema, len(d.Missing), len(d.Extra))
+			}
+		}
+		fmt.Fprintf(c.Stdout, "drift: %d of %d tenants compared differ from the reference\n", rep.Drifted, compared)
 	}
 	if rep.DryRun {
 		fmt.Fprintf(c.Stdout, "fleet upgrade (dry run): %d would be upgraded, %d skipped, %d failed; nothing was changed\n",
@@ -204,6 +224,7 @@ type fleetReportJSON struct {
 	Failed     int                `json:"failed"`
 	NotRun     int                `json:"not_run"`
 	Stopped    string             `json:"stopped,omitempty"`
+	Drifted    *int               `json:"drifted,omitempty"`
 	DurationMS float64            `json:"duration_ms"`
 }
 
@@ -222,6 +243,8 @@ type tenantResultJSON struct {
 	Result   string `json:"result"` // upgraded, skipped, failed, not run, planned
 	Planned  []uint `json:"planned,omitempty"`
 	Error    string `json:"error,omitempty"`
+	// Drift, with --check-drift: "same", "drifted" or "not compared".
+	Drift string `json:"drift,omitempty"`
 }
 
 func toResultJSON(r tenancy.Result) resultJSON {
@@ -237,8 +260,24 @@ func fleetJSON(rep tenancy.FleetReport) fleetReportJSON {
 	out := fleetReportJSON{DryRun: rep.DryRun, Shared: toResultJSON(rep.Shared), Tenants: []tenantResultJSON{},
 		Upgraded: rep.Upgraded, Skipped: rep.Skipped, Failed: rep.Failed, NotRun: rep.NotRun, Stopped: rep.Stopped,
 		DurationMS: float64(rep.Duration) / float64(time.Millisecond)}
+	drift := map[string]string{}
+	if rep.Drift != nil {
+		n := rep.Drifted
+		out.Drifted = &n
+		for _, d := range rep.Drift {
+			switch {
+			case !d.Compared:
+				drift[d.Schema] = "not compared"
+			case d.Drifted():
+				drift[d.Schema] = "drifted"
+			default:
+				drift[d.Schema] = "same"
+			}
+		}
+	}
 	for _, tr := range rep.Tenants {
-		t := tenantResultJSON{resultJSON: toResultJSON(tr.Result), TenantID: tr.TenantID, Result: outcome(tr), Planned: tr.Planned}
+		t := tenantResultJSON{resultJSON: toResultJSON(tr.Result), TenantID: tr.TenantID, Result: outcome(tr), Planned: tr.Planned,
+			Drift: drift[tr.Schema]}
 		if rep.DryRun && tr.Err == nil && len(tr.Planned) > 0 {
 			t.Result = "planned"
 		}
