@@ -930,7 +930,11 @@ func TestIsolationUnderLoad(t *testing.T) {
 				if n := r.failedAsIntended.Load() + r.late.Load(); n != deliberate {
 					t.Errorf("%d of %d deliberate failures failed", n, deliberate)
 				}
-				if r.midQuery.Load() == 0 {
+				// lib/pq cancels with a cancel request, which the server answers
+				// with 57014; pgx (by default) sets a deadline on the network
+				// connection and drops it, so the server reports nothing and the
+				// load sees the context's error.
+				if d == "postgres" && r.midQuery.Load() == 0 {
 					t.Error("no statement was cancelled by the server mid-query")
 				}
 			})
