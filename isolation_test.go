@@ -14,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 
 	"github.com/go-tenancy/tenancy"
 )
@@ -418,15 +416,8 @@ func (r *loadRun) intended(kind opKind, err error, ok func(error) bool) error {
 
 // pqCode returns the SQLSTATE of a lib/pq or pgx error, or "".
 func pqCode(err error) string {
-	var pe *pq.Error
-	if errors.As(err, &pe) {
-		return string(pe.Code)
-	}
-	var ge *pgconn.PgError
-	if errors.As(err, &ge) {
-		return ge.Code
-	}
-	return ""
+	se, _ := tenancy.AsServerError(err)
+	return se.Code
 }
 
 func isStatementTimeout(err error) bool {
@@ -930,7 +921,11 @@ func TestIsolationUnderLoad(t *testing.T) {
 				if n := r.failedAsIntended.Load() + r.late.Load(); n != deliberate {
 					t.Errorf("%d of %d deliberate failures failed", n, deliberate)
 				}
-				if r.midQuery.Load() == 0 {
+				// lib/pq cancels with a cancel request, which the server answers
+				// with 57014; pgx (by default) sets a deadline on the network
+				// connection and drops it, so the server reports nothing and the
+				// load sees the context's error.
+				if d == "postgres" && r.midQuery.Load() == 0 {
 					t.Error("no statement was cancelled by the server mid-query")
 				}
 			})
