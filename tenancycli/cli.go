@@ -90,13 +90,19 @@ var commands = []command{
 		"Runs the down migrations of the newest --steps (default 1) applied migrations, newest\n" +
 			"first. Every one must have a down file, or nothing runs.\n" +
 			"With --dry-run, prints what would run, with its SQL, and changes nothing.", (*cli).downgrade},
-	{"fleet-upgrade", "[--concurrency N] [--tenants a,b,c] [--version N]", "upgrade every tenant (or the listed ones)",
+	{"fleet-upgrade", "[--concurrency N] [--tenants a,b,c] [--version N] [--canary N] [--max-failures N] [--dry-run] [--check-drift] [--json]",
+		"upgrade every tenant (or the listed ones)",
 		"Brings the shared schema up to date, then upgrades every registered tenant (or only\n" +
 			"those in --tenants) to --version (0, the default, means the newest), --concurrency at\n" +
 			"a time (0: the Migrator's default). Tenants already there are skipped without\n" +
 			"opening a connection for them, so running it again resumes an interrupted run.\n" +
-			"One tenant's failure does not stop the others. Shows progress, then a table of\n" +
-			"every tenant. Exits 1 if any tenant failed or was not run.", (*cli).fleetUpgrade},
+			"One tenant's failure does not stop the others, unless --max-failures is reached;\n" +
+			"--canary N upgrades N tenants first and stops if one fails. --dry-run lists per\n" +
+			"tenant what would run and changes nothing; --check-drift compares each tenant's\n" +
+			"structure with the reference. A first Ctrl-C finishes the running tenants and\n" +
+			"starts no new ones (the report says which were not run); a second cancels them.\n" +
+			"Shows progress, then a table of every tenant (--json: one JSON report instead).\n" +
+			"Exits 1 if any tenant failed or was not run.", (*cli).fleetUpgrade},
 	{"status", "[<schema>] [--check] [--json]", "show the migration state of one schema, or of all",
 		"Without a schema, prints a table of the shared schema and every tenant: version,\n" +
 			"dirty flag and pending migrations. With one, prints that schema's state.\n" +
@@ -104,6 +110,14 @@ var commands = []command{
 			"deploy scripts). With --json, prints one JSON document instead of the table:\n" +
 			"{\"shared\": {...}, \"tenants\": [{...}, ...]} (or one {...} for one schema), each\n" +
 			"{\"schema\", \"tenant_id\", \"version\", \"head\", \"pending\", \"dirty\"}.", (*cli).status},
+	{"drift", "[<schema>] [--reference r]", "compare tenants' structure with a reference schema",
+		"Compares the catalog of one tenant (or of every tenant at the reference's version)\n" +
+			"with --reference (default: the clone template): tables, columns, constraints,\n" +
+			"indexes, functions, triggers, types. Prints what differs; exits 1 if any drifted.", (*cli).drift},
+	{"lint", "", "list warnings about the tenant migrations",
+		"Prints the warnings found when the tenant migrations were loaded: files that create\n" +
+			"extensions, use NOTIFY, or read the catalog without a schema filter. Exits 1 if\n" +
+			"there are any.", (*cli).lint},
 	{"force", "<schema> <version>", "set a schema's version and clear its dirty flag",
 		"The way out of a dirty schema (a migration failed part-way): inspect the schema,\n" +
 			"finish or undo the failed migration by hand, then record the version the schema\n" +

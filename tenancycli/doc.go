@@ -33,9 +33,13 @@
 //	                                        upgrade one schema; --dry-run prints the plan and its SQL
 //	downgrade <schema> [--steps N] [--dry-run]
 //	                                        revert the newest N migrations (default 1)
-//	fleet-upgrade [--concurrency N] [--tenants a,b,c] [--version N]
+//	fleet-upgrade [--concurrency N] [--tenants a,b,c] [--version N] [--canary N]
+//	              [--max-failures N] [--dry-run] [--check-drift] [--json]
 //	                                        upgrade every tenant (or the listed ones): live
-//	                                        progress, then a per-tenant table
+//	                                        progress, then a per-tenant table; a first
+//	                                        Ctrl-C drains, a second cancels
+//	drift [<schema>] [--reference r]        compare tenants' structure with a reference
+//	lint                                    warnings about the tenant migrations
 //	status [<schema>] [--check] [--json]    one schema's state, or a table of all of them
 //	force <schema> <version>                set the version and clear the dirty flag
 //	create <name> <schema> [--host h]       register a tenant and create its schema

@@ -7,12 +7,7 @@ import (
 	"text/tabwriter"
 )
 
-// The drift and lint commands. They need entries in the command table of
-// cli.go to be reachable from Main:
-//
-//	{"drift", "[<schema>] [--reference r]", "compare tenants' structure with a reference schema",
-//		"...", (*cli).drift},
-//	{"lint", "", "list warnings about the tenant migrations", "...", (*cli).lint},
+// The drift and lint commands (see the command table in cli.go).
 
 // drift compares one tenant (or every tenant at the reference's version) with
 // --reference (default: the clone template). Exit 1 if any drifted.

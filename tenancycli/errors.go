@@ -39,9 +39,10 @@ func (c *cli) hint(err error) string {
 		if errors.As(err, &me) {
 			schema, version = me.Schema, fmt.Sprint(me.Version)
 		}
-		return fmt.Sprintf("a migration failed part-way. Inspect the schema and repair it by hand, then record "+
-			"the version it is really at: %s force %s <version> (the failed one was %s; if it ran as one "+
-			"transaction, the schema is at the version before it)", c.Name, schema, version)
+		return fmt.Sprintf("a migration that controls its own transactions failed part-way (a migration that "+
+			"runs as one transaction never leaves a schema dirty). Inspect the schema and repair it by hand, "+
+			"then record the version it is really at: %s force %s <version> (the failed one was %s)",
+			c.Name, schema, version)
 	case errors.Is(err, tenancy.ErrLocked):
 		return "another migration of this schema is running; try again when it has finished"
 	case errors.Is(err, tenancy.ErrUnknownTenant):

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -62,7 +63,7 @@ func (c *cli) fleetUpgrade(ctx context.Context, fs *flag.FlagSet, args []string)
 	if *asJSON {
 		mode = ProgressNone
 	}
-	p := &progress{w: c.Stdout, mode: mode, start: time.Now()}
+	p := &progress{w: c.Stdout, mode: mode, start: time.Now(), cols: termColumns(os.Getenv)}
 	opts.Progress = p.update
 	rep, err := c.m.UpgradeFleet(runCtx, opts)
 	p.finish()
@@ -312,6 +313,27 @@ type progress struct {
 	drawn   time.Time // when the bar was last drawn
 	onLine  bool      // the bar is on the current line
 	ok, bad int
+	cols    int // the terminal's width: the bar's line never wraps
+}
+
+// termColumns is the terminal's width from $COLUMNS (which shells set), else 80.
+func termColumns(getenv func(string) string) int {
+	if getenv != nil {
+		if n, err := strconv.Atoi(getenv("COLUMNS")); err == nil && n >= 20 {
+			return n
+		}
+	}
+	return 80
+}
+
+// fit cuts line to fewer than cols characters (a line exactly as wide as the
+// terminal wraps on some), ending it with "…" when it was cut.
+func fit(line string, cols int) string {
+	r := []rune(line)
+	if len(r) < cols {
+		return line
+	}
+	return string(r[:cols-2]) + "…"
 }
 
 // barInterval limits how often the bar is redrawn: a fleet of thousands of
@@ -345,9 +367,10 @@ func (p *progress) draw(fp tenancy.FleetProgress) {
 	if fp.Total > 0 {
 		filled = width * fp.Done / fp.Total
 	}
-	fmt.Fprintf(p.w, "\r\x1b[K[%s%s] %d/%d  ok %d  failed %d  %s  %s",
+	line := fmt.Sprintf("[%s%s] %d/%d  ok %d  failed %d  %s  %s",
 		strings.Repeat("#", filled), strings.Repeat(".", width-filled),
 		fp.Done, fp.Total, p.ok, p.bad, time.Since(p.start).Round(100*time.Millisecond), fp.Last.Schema)
+	fmt.Fprint(p.w, "\r\x1b[K"+fit(line, p.cols))
 	p.drawn, p.onLine = time.Now(), true
 }
 
