@@ -470,7 +470,7 @@ func (m *Migrator) DropTenant(ctx context.Context, schema string) error {
 	case errors.Is(err, ErrUnknownTenant):
 		return fail(ErrUnknownTenant)
 	case err != nil:
-		return fail(fmt.Errorf("%w: %w", ErrRegistryUnavailable, err))
+		return fail(unavailable(ctx, err))
 	}
 	defer m.reg.Invalidate(*t)
 	tx, err := m.db.Shared().BeginTxx(ctx, nil)

@@ -471,7 +471,7 @@ func (m *Migrator) subject(ctx context.Context, op, schema string) (subject, err
 	case errors.Is(err, ErrUnknownTenant):
 		return subject{}, &TenantError{Op: op, Key: schema, Err: ErrUnknownTenant}
 	case err != nil:
-		return subject{}, &TenantError{Op: op, Key: schema, Err: fmt.Errorf("%w: %w", ErrRegistryUnavailable, err)}
+		return subject{}, &TenantError{Op: op, Key: schema, Err: unavailable(ctx, err)}
 	}
 	return subject{set: m.tenantSet, schema: t.Schema, tenantID: t.ID}, nil
 }
@@ -497,7 +497,7 @@ func (m *Migrator) state(ctx context.Context, op, schema string) (versionRow, *m
 	})
 	switch {
 	case err != nil:
-		return row, nil, &TenantError{Op: op, Key: schema, Err: fmt.Errorf("%w: %w", ErrRegistryUnavailable, err)}
+		return row, nil, &TenantError{Op: op, Key: schema, Err: unavailable(ctx, err)}
 	case !found:
 		return row, nil, &TenantError{Op: op, Key: schema, Err: ErrUnknownTenant}
 	}

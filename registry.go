@@ -245,7 +245,7 @@ func (r *Registry) lookupPtr(ctx context.Context, k Key) (*Tenant, error) {
 		r.lookupHook(ctx, e)
 	}
 	if err != nil {
-		return nil, &TenantError{Op: "lookup", Key: k.Value, Err: fmt.Errorf("%w: %w", ErrRegistryUnavailable, err)}
+		return nil, &TenantError{Op: "lookup", Key: k.Value, Err: unavailable(ctx, err)}
 	}
 	if t == nil {
 		return nil, &TenantError{Op: "lookup", Key: k.Value, Err: ErrUnknownTenant}
@@ -400,3 +400,14 @@ func (r *Registry) Invalidate(t Tenant) {
 
 // InvalidateAll empties the cache.
 func (r *Registry) InvalidateAll() { r.cache.invalidateAll() }
+
+// unavailable wraps a failure to read the registry in ErrRegistryUnavailable.
+// When the caller's context ended (a cancellation the server reported as 57014,
+// say), its error is in the chain too, so that errors.Is(err, context.Canceled)
+// holds as for any other call cut short by its context.
+func unavailable(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w: %w (%w)", ErrRegistryUnavailable, cerr, err)
+	}
+	return fmt.Errorf("%w: %w", ErrRegistryUnavailable, err)
+}

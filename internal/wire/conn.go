@@ -42,6 +42,10 @@ var (
 	// in a failed transaction: the server rejects every statement there but
 	// ROLLBACK/COMMIT, which must not be refused because a prefix failed.
 	ErrAbortedTx = errors.New("wire: prefix not sent: the transaction is aborted")
+
+	// errConcurrentRead is why a Conn went passive when two goroutines read it at
+	// once (pgx draining a connection it is closing: see Conn.readMu).
+	errConcurrentRead = errors.New("wire: read by two goroutines at once (the driver is closing the connection)")
 )
 
 // Error is the server's ErrorResponse to a prefix statement.
@@ -130,7 +134,13 @@ type Conn struct {
 	ssl    byte // an SSLRequest ('S') or GSSENCRequest ('G') awaits its 1-byte answer
 
 	w writer // guarded by mu (Write holds it while it scans, not while it writes)
-	r reader // owned by the reading goroutine
+	// r is owned by the goroutine holding readMu. Drivers read from one goroutine,
+	// except pgx closing a connection after a cancelled context (asyncClose drains
+	// it with io.Copy while its background reader may still be blocked in Read): a
+	// Read that finds readMu held reads the network connection directly, since
+	// nothing it reads matters any more, and leaves r alone.
+	readMu sync.Mutex
+	r      reader
 }
 
 // record is one injection, from the writer to the reader.
@@ -521,6 +531,13 @@ func (w *writer) endMsg() {
 
 // Read reads the server's messages, without the replies to injected prefixes.
 func (c *Conn) Read(p []byte) (int, error) {
+	if !c.readMu.TryLock() {
+		c.mu.Lock()
+		c.goPassive(errConcurrentRead)
+		c.mu.Unlock()
+		return c.Conn.Read(p)
+	}
+	defer c.readMu.Unlock()
 	r := &c.r
 	n := 0
 	for n < len(p) {
