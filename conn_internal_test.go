@@ -11,9 +11,6 @@ func TestSetSQLQuotesAndAppends(t *testing.T) {
 	if err := WithSearchPath("shared").apply(c); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.finish(); err != nil {
-		t.Fatal(err)
-	}
 	if got, want := c.setSQL("acme", false), `SET search_path TO "acme", "shared"`; got != want {
 		t.Errorf("setSQL = %s, want %s", got, want)
 	}

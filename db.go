@@ -75,9 +75,6 @@ func OpenConnector(c driver.Connector, driverName string, opts ...Option) (*DB, 
 			return nil, err
 		}
 	}
-	if err := cfg.finish(); err != nil {
-		return nil, err
-	}
 	ctr := &connector{inner: c, cfg: cfg, seam: seamFor(c.Driver())}
 	if cfg.mode == SessionMode && cfg.affinity {
 		ctr.aff = newAffinity()

@@ -3,9 +3,8 @@ package tenancy
 import (
 	"errors"
 	"fmt"
-	"strings"
 
-	"github.com/lib/pq"
+	"github.com/go-tenancy/tenancy/internal/session"
 )
 
 // Mode says how a [DB] puts each statement in its tenant's schema.
@@ -57,11 +56,8 @@ func (f optionFunc) apply(c *config) error { return f(c) }
 type config struct {
 	mode         Mode
 	sharedSchema string
-	// pathSuffix is appended to the tenant schema in every search_path: ", " and
-	// the quoted extra schemas of WithSearchPath, or "".
-	pathSuffix  string
-	extraSchema []string
-	affinity    bool
+	extraSchema  []string
+	affinity     bool
 	// hooks are the DB-level hooks of WithHooks (SchemaSwitch, AffinityTrade,
 	// Statement), or nil.
 	hooks *Hooks
@@ -144,16 +140,6 @@ func WithSearchPath(schemas ...string) Option {
 	})
 }
 
-func (c *config) finish() error {
-	var b strings.Builder
-	for _, s := range c.extraSchema {
-		b.WriteString(", ")
-		b.WriteString(pq.QuoteIdentifier(s))
-	}
-	c.pathSuffix = b.String()
-	return nil
-}
-
 // isReserved reports whether no tenant may use schema: the shared schema or a
 // WithSearchPath schema.
 func (c *config) isReserved(schema string) bool {
@@ -177,10 +163,7 @@ func (c *config) reserved() []string {
 // transaction) on schema. schema has passed ValidateSchemaName, and is quoted on
 // top of that.
 func (c *config) setSQL(schema string, local bool) string {
-	if local {
-		return "SET LOCAL search_path TO " + pq.QuoteIdentifier(schema) + c.pathSuffix
-	}
-	return "SET search_path TO " + pq.QuoteIdentifier(schema) + c.pathSuffix
+	return session.SetPath(schema, c.extraSchema, local)
 }
 
 var errNilConnector = errors.New("tenancy: OpenConnector: nil connector")
