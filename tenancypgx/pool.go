@@ -363,7 +363,14 @@ func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, er
 		c.Release()
 		return err
 	}
-	if err := discard(br, f.before); err != nil {
+	return batchRows(br, f.before, finish)
+}
+
+// batchRows reads past the before results of the scoping statements in front of
+// a query in br, and returns the query's rows, which end the batch with finish
+// when closed (or finish at once, if the batch failed before them).
+func batchRows(br pgx.BatchResults, before int, finish func(error, bool) error) (pgx.Rows, error) {
+	if err := discard(br, before); err != nil {
 		return nil, finish(err, false)
 	}
 	inner, err := br.Query()

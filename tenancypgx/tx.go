@@ -223,17 +223,7 @@ func (tx *Tx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, err
 		}
 		return tx.after(err)
 	}
-	if err := discard(br, f.before); err != nil {
-		return nil, finish(err, false)
-	}
-	inner, err := br.Query()
-	if err != nil {
-		if inner != nil {
-			inner.Close()
-		}
-		return nil, finish(err, false)
-	}
-	return &rows{inner: inner, finish: finish}, nil
+	return batchRows(br, f.before, finish)
 }
 
 // QueryRow is Query for at most one row; Scan returns pgx.ErrNoRows if there is
