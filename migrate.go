@@ -355,7 +355,7 @@ func (m *Migrator) Force(ctx context.Context, schema string, version int) error 
 		return err
 	}
 	if err := r.pg.SetVersion(version, false); err != nil {
-		return r.fail(0, translateMigrateErr(err))
+		return r.fail(0, translateMigrateErr(ctxErr(r.ctx, err)))
 	}
 	if l := m.cfg.logger; l != nil {
 		l.InfoContext(ctx, "tenancy: migration version forced", "schema", schema, "version", clampVersion(version))

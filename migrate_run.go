@@ -191,7 +191,10 @@ func (m *Migrator) open(ctx context.Context, op string, subj subject, create boo
 		MigrationsTable: m.cfg.table,
 	})
 	if err != nil {
-		return nil, fail(translateMigrateErr(err))
+		// (A cancellation racing a statement that succeeded leaves lib/pq's
+		// connection closed; the driver's next statement reports a bad
+		// connection. What the caller needs to hear is the cancellation.)
+		return nil, fail(translateMigrateErr(ctxErr(ctx, err)))
 	}
 	return &runner{m: m, op: op, subj: subj, ctx: ctx, conn: conn, pg: pg, version: database.NilVersion}, nil
 }
@@ -285,7 +288,7 @@ func ctxErr(ctx context.Context, err error) error {
 func (r *runner) readVersion() error {
 	v, dirty, err := r.pg.Version()
 	if err != nil {
-		return r.fail(0, translateMigrateErr(err))
+		return r.fail(0, translateMigrateErr(ctxErr(r.ctx, err)))
 	}
 	r.version, r.dirty = v, dirty
 	if dirty {
