@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/url"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -141,6 +142,17 @@ var benchQueries = []benchQuery{
 // benchParallel is the number of goroutines per variant in BenchmarkQuery.
 var benchParallel = flag.Int("tenancy.par", 0, "BenchmarkQuery: goroutines per variant (0: GOMAXPROCS)")
 
+// benchVariantsFlag limits BenchmarkQuery's optional variants (the raw ones always run).
+var benchVariantsFlag = flag.String("tenancy.variants", "", "BenchmarkQuery: regexp of the tenancy variants to run (empty: all)")
+
+func benchWanted(name string) bool {
+	if *benchVariantsFlag == "" {
+		return true
+	}
+	ok, err := regexp.MatchString(*benchVariantsFlag, name)
+	return err == nil && ok
+}
+
 func delayName(d time.Duration) string {
 	if d == 0 {
 		return "0"
@@ -226,6 +238,9 @@ func benchVariants(b *testing.B, sc benchScenario, u *url.URL) []*benchVariant {
 		pqImpls = append(pqImpls, "tenancy-pq-affinity")
 	}
 	for _, impl := range pqImpls {
+		if !benchWanted(impl) {
+			continue
+		}
 		c, rt := pqConnector()
 		c.Dialer(tenancy.LibPQDialer(rt)) // as tenancy.Open sets lib/pq up
 		db, err := tenancy.OpenConnector(c, "postgres", tenancy.WithMode(sc.mode),
@@ -278,6 +293,7 @@ func benchVariants(b *testing.B, sc benchScenario, u *url.URL) []*benchVariant {
 			close: pool.Close,
 		})
 	}
+	// database/sql over pgx without tenancy: what the database/sql layer costs.
 	{
 		rt := &rtcount.Counter{}
 		cc, err := pgx.ParseConfig(u.String())
@@ -285,16 +301,65 @@ func benchVariants(b *testing.B, sc benchScenario, u *url.URL) []*benchVariant {
 			b.Fatal(err)
 		}
 		cc.DialFunc = rt.DialContext
-		cc.AfterNetConnect = tenancy.PgxAfterNetConnect // as tenancy.Open sets pgx up
-		db, err := tenancy.OpenConnector(stdlib.GetConnector(*cc), "pgx", tenancy.WithMode(sc.mode))
+		pool := sqlx.NewDb(sql.OpenDB(stdlib.GetConnector(*cc)), "pgx")
+		v := sqlxVariant(sc, "raw-pgx-sql", "raw-pgx", rt, pool, func(q benchQuery, i, id int) error {
+			return runBenchQuery(context.Background(), pool, rawSQL[q.name][i], q.one, id)
+		})
+		v.warm = func(q benchQuery) error {
+			return warmSQL(pool, sc.conns, func(c *sqlx.Conn) error {
+				for i := range schemas {
+					if err := runBenchQuery(context.Background(), c, rawSQL[q.name][i], q.one, 1); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		add(v)
+	}
+	// tenancy through pgx's database/sql driver, in pgx's statement-cache mode
+	// (named statements kept on the session) and in the description-cache mode
+	// tenancy.Open uses (unnamed statements).
+	pgxImpls := []struct {
+		name     string
+		mode     pgx.QueryExecMode
+		affinity bool
+	}{
+		{"tenancy-pgx-stmtcache", pgx.QueryExecModeCacheStatement, false},
+		{"tenancy-pgx", pgx.QueryExecModeCacheDescribe, false},
+	}
+	if sc.affinity {
+		pgxImpls = append(pgxImpls, struct {
+			name     string
+			mode     pgx.QueryExecMode
+			affinity bool
+		}{"tenancy-pgx-affinity", pgx.QueryExecModeCacheDescribe, true})
+	}
+	for _, impl := range pgxImpls {
+		if !benchWanted(impl.name) {
+			continue
+		}
+		rt := &rtcount.Counter{}
+		cc, err := pgx.ParseConfig(u.String())
 		if err != nil {
 			b.Fatal(err)
 		}
-		v := sqlxVariant(sc, "tenancy-pgx", "raw-pgx", rt, db.Pool(), func(q benchQuery, i, id int) error {
+		cc.DialFunc = rt.DialContext
+		cc.DefaultQueryExecMode = impl.mode
+		cc.AfterNetConnect = tenancy.PgxAfterNetConnect // as tenancy.Open sets pgx up
+		db, err := tenancy.OpenConnector(stdlib.GetConnector(*cc), "pgx", tenancy.WithMode(sc.mode),
+			tenancy.WithAffinity(impl.affinity))
+		if err != nil {
+			b.Fatal(err)
+		}
+		v := sqlxVariant(sc, impl.name, "raw-pgx", rt, db.Pool(), func(q benchQuery, i, id int) error {
 			return runBenchQuery(ctxs[i], db, fmt.Sprintf(q.sql, ""), q.one, id)
 		})
 		v.warm = tenancyWarm(ctxs, db, sc.conns)
 		add(v)
+	}
+	if !benchWanted("tenancypgx") {
+		return vs
 	}
 	if v := tenancyPGXVariant(b, sc, u, ctxs); v != nil {
 		add(v)

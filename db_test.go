@@ -419,7 +419,7 @@ func TestRoundTrips(t *testing.T) {
 	type step struct {
 		name string
 		run  func(db *tenancy.DB, a, b context.Context) error
-		want [3]int64 // lib/pq, pgx, lib/pq without the wire
+		want [4]int64 // lib/pq, pgx, lib/pq without the wire, pgx in statement-cache mode
 	}
 	noArgs := func(ctx context.Context, db *tenancy.DB) error {
 		_, err := db.ExecContext(ctx, `SELECT 1`)
@@ -459,23 +459,23 @@ func TestRoundTrips(t *testing.T) {
 	// one message). Without the wire (postgres-plain), a parameterised statement's
 	// SET goes first in a message of its own.
 	session := []step{
-		{"first statement, no args: reset; SET; query in one message", func(db *tenancy.DB, a, b context.Context) error { return noArgs(a, db) }, [3]int64{1, 2, 1}},
-		{"same tenant again: SET; query", func(db *tenancy.DB, a, b context.Context) error { return noArgs(a, db) }, [3]int64{1, 1, 1}},
-		{"switch tenant, no args: reset; SET; query", func(db *tenancy.DB, a, b context.Context) error { return noArgs(b, db) }, [3]int64{1, 1, 1}},
-		{"switch, query returning rows", func(db *tenancy.DB, a, b context.Context) error { return queryNoArgs(a, db) }, [3]int64{1, 2, 1}},
-		{"switch, not pipelinable: reset; SET, then statement", func(db *tenancy.DB, a, b context.Context) error { return notPipelined(b, db) }, [3]int64{2, 2, 2}},
-		{"parameterised, same tenant: SET, then statement", func(db *tenancy.DB, a, b context.Context) error { return withArgs(b, db) }, [3]int64{2, 2, 3}},
-		{"parameterised, switch: reset; SET, then statement", func(db *tenancy.DB, a, b context.Context) error { return withArgs(a, db) }, [3]int64{2, 2, 3}},
-		{"transaction, same tenant: BEGIN, SET; query, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return tx(a, db) }, [3]int64{3, 3, 3}},
-		{"transaction, switch: reset; SET, BEGIN, SET; query, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return tx(b, db) }, [3]int64{4, 4, 4}},
+		{"first statement, no args: reset; SET; query in one message", func(db *tenancy.DB, a, b context.Context) error { return noArgs(a, db) }, [4]int64{1, 2, 1, 2}},
+		{"same tenant again: SET; query", func(db *tenancy.DB, a, b context.Context) error { return noArgs(a, db) }, [4]int64{1, 1, 1, 1}},
+		{"switch tenant, no args: reset; SET; query", func(db *tenancy.DB, a, b context.Context) error { return noArgs(b, db) }, [4]int64{1, 1, 1, 1}},
+		{"switch, query returning rows", func(db *tenancy.DB, a, b context.Context) error { return queryNoArgs(a, db) }, [4]int64{1, 2, 1, 2}},
+		{"switch, not pipelinable: reset; SET, then statement", func(db *tenancy.DB, a, b context.Context) error { return notPipelined(b, db) }, [4]int64{2, 2, 2, 2}},
+		{"parameterised, same tenant: SET, then statement", func(db *tenancy.DB, a, b context.Context) error { return withArgs(b, db) }, [4]int64{2, 2, 3, 2}},
+		{"parameterised, switch: reset; SET, then statement", func(db *tenancy.DB, a, b context.Context) error { return withArgs(a, db) }, [4]int64{2, 2, 3, 2}},
+		{"transaction, same tenant: BEGIN, SET; query, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return tx(a, db) }, [4]int64{3, 3, 3, 3}},
+		{"transaction, switch: reset; SET, BEGIN, SET; query, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return tx(b, db) }, [4]int64{4, 4, 4, 4}},
 	}
 	txmode := []step{
-		{"statement, no args: reset; SET LOCAL; query in one message", func(db *tenancy.DB, a, b context.Context) error { return noArgs(a, db) }, [3]int64{1, 2, 1}},
-		{"statement, other tenant: same", func(db *tenancy.DB, a, b context.Context) error { return noArgs(b, db) }, [3]int64{1, 1, 1}},
-		{"query returning rows", func(db *tenancy.DB, a, b context.Context) error { return queryNoArgs(a, db) }, [3]int64{1, 3, 1}},
-		{"not pipelinable: BEGIN; reset; SET LOCAL, statement, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return notPipelined(a, db) }, [3]int64{3, 3, 3}},
-		{"parameterised: BEGIN; reset; SET LOCAL, statement, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return withArgs(a, db) }, [3]int64{3, 3, 4}},
-		{"transaction: BEGIN, reset; SET LOCAL, SET LOCAL; query, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return tx(a, db) }, [3]int64{4, 4, 4}},
+		{"statement, no args: reset; SET LOCAL; query in one message", func(db *tenancy.DB, a, b context.Context) error { return noArgs(a, db) }, [4]int64{1, 2, 1, 2}},
+		{"statement, other tenant: same", func(db *tenancy.DB, a, b context.Context) error { return noArgs(b, db) }, [4]int64{1, 1, 1, 1}},
+		{"query returning rows", func(db *tenancy.DB, a, b context.Context) error { return queryNoArgs(a, db) }, [4]int64{1, 3, 1, 3}},
+		{"not pipelinable: BEGIN; reset; SET LOCAL, statement, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return notPipelined(a, db) }, [4]int64{3, 3, 3, 3}},
+		{"parameterised: BEGIN; reset; SET LOCAL, statement, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return withArgs(a, db) }, [4]int64{3, 3, 4, 3}},
+		{"transaction: BEGIN, reset; SET LOCAL, SET LOCAL; query, COMMIT", func(db *tenancy.DB, a, b context.Context) error { return tx(a, db) }, [4]int64{4, 4, 4, 4}},
 	}
 	for _, m := range []struct {
 		mode  tenancy.Mode

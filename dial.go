@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"net"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -39,10 +40,26 @@ func LibPQDialer(inner ContextDialer) pq.Dialer {
 // hides the *tls.Conn from pgx, so SCRAM channel binding (SCRAM-SHA-256-PLUS) is not
 // used: [Open] leaves it out when the DSN says channel_binding=require.
 // [Open] sets it up itself; set it in a pgx.ConnConfig you give to
-// stdlib.GetConnector for [OpenConnector].
+// stdlib.GetConnector for [OpenConnector] (with DefaultQueryExecMode set to
+// [PgxQueryExecMode], as Open does, unless you choose otherwise).
 func PgxAfterNetConnect(ctx context.Context, _ *pgconn.Config, c net.Conn) (net.Conn, error) {
 	return wire.AfterNetConnect(ctx, c)
 }
+
+// PgxQueryExecMode is the pgx QueryExecMode [Open] gives pgx connections when the
+// DSN does not choose one (default_query_exec_mode): pgx.QueryExecModeCacheDescribe.
+// Like pgx's default (QueryExecModeCacheStatement) it runs a statement in one round
+// trip with binary results, caching its description by SQL text; unlike it, it
+// keeps no named prepared statement on the session. That matters when a session
+// passes from one tenant to another: the reset must then drop the SQL-level
+// prepared statements the earlier tenant made (PREPARE) and keep the driver's own,
+// which takes a PL/pgSQL block scanning pg_prepared_statements, whose cost grows
+// with pgx's cache (hundreds of µs with a few hundred cached statements), where
+// without named statements a DEALLOCATE ALL does. The price is that the server
+// parses and plans each statement again. With few tenants per connection (no
+// switches), the statement cache is faster: choose it in the DSN
+// (default_query_exec_mode=cache_statement). BENCHMARKS.md has both.
+const PgxQueryExecMode = pgx.QueryExecModeCacheDescribe
 
 // wiredConnector returns a connector for dsn whose connections go through a
 // wire.Conn, for lib/pq and pgx; nil for other drivers, or a DSN pgx cannot parse
@@ -64,6 +81,9 @@ func wiredConnector(drv driver.Driver, dsn string) driver.Connector {
 			return nil
 		}
 		cfg.AfterNetConnect = PgxAfterNetConnect
+		if !strings.Contains(dsn, "default_query_exec_mode") {
+			cfg.DefaultQueryExecMode = PgxQueryExecMode
+		}
 		return stdlib.GetConnector(*cfg)
 	}
 	return nil

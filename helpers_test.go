@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io/fs"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -71,7 +72,9 @@ func envAtDriver(t testing.TB, dsn, driverName string, opts ...tenancy.Option) *
 // wire), and lib/pq without that ("postgres-plain": a connector built by hand, or
 // a TLS connection, where the SET of a parameterised statement goes in a message
 // of its own).
-var drivers = []string{"postgres", "pgx", "postgres-plain"}
+// "pgx-stmtcache" is pgx in its own default mode (QueryExecModeCacheStatement),
+// which keeps named statements on the session and so takes the other reset.
+var drivers = []string{"postgres", "pgx", "postgres-plain", "pgx-stmtcache"}
 
 // loadDrivers are the drivers the long load tests run with.
 var loadDrivers = drivers[:2]
@@ -100,6 +103,13 @@ func openCountedDriver(t testing.TB, driverName, dsn string, rt *rtcount.Counter
 	}
 	cfg.DialFunc = rt.DialContext
 	cfg.AfterNetConnect = tenancy.PgxAfterNetConnect
+	switch {
+	case strings.Contains(dsn, "default_query_exec_mode"): // the DSN's choice, as with Open
+	case driverName == "pgx-stmtcache":
+		cfg.DefaultQueryExecMode = pgx.QueryExecModeCacheStatement
+	default:
+		cfg.DefaultQueryExecMode = tenancy.PgxQueryExecMode // as Open sets pgx up
+	}
 	db, err := tenancy.OpenConnector(stdlib.GetConnector(*cfg), "pgx", opts...)
 	if err != nil {
 		t.Fatal(err)

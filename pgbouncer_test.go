@@ -70,7 +70,7 @@ func TestPgBouncerTransactionModeIsolation(t *testing.T) {
 // pooling (before PgBouncer 1.21) does not carry to the next transaction.
 func throughBouncer(t *testing.T, driverName, through string, opts ...tenancy.Option) *tenancy.DB {
 	t.Helper()
-	if driverName == "pgx" {
+	if strings.HasPrefix(driverName, "pgx") {
 		u := mustURL(t, through)
 		q := u.Query()
 		q.Set("default_query_exec_mode", "exec")

@@ -92,9 +92,24 @@ type pgxSeam struct{}
 
 func (pgxSeam) inline(exec bool) bool { return exec }
 
-// pgx keeps named statements in its cache modes, and for database/sql's prepared
-// statements.
-func (p pgxSeam) keepsStatements(cn *conn) bool { return cn.stmts > 0 || p.cachesByText(cn.inner) }
+// pgx keeps named statements for database/sql's prepared statements, and in
+// QueryExecModeCacheStatement for every statement it runs (its statement cache).
+// QueryExecModeCacheDescribe caches only the description and runs statements
+// unnamed, so a reset there may drop every prepared statement.
+func (pgxSeam) keepsStatements(cn *conn) bool {
+	m := pgxExecMode(cn.inner)
+	return cn.stmts > 0 || m == pgx.QueryExecModeCacheStatement || m == 0 // (0: not known, keep them)
+}
+
+// pgxExecMode returns the default QueryExecMode of c's pgx connection, or 0.
+func pgxExecMode(c driver.Conn) pgx.QueryExecMode {
+	if pc, ok := c.(interface{ Conn() *pgx.Conn }); ok {
+		if p := pc.Conn(); p != nil {
+			return p.Config().DefaultQueryExecMode
+		}
+	}
+	return 0
+}
 func (pgxSeam) txStatus(c driver.Conn) byte {
 	if pc, ok := c.(interface{ Conn() *pgx.Conn }); ok {
 		if p := pc.Conn(); p != nil {
@@ -118,13 +133,8 @@ func (pgxSeam) statementsDropped(ctx context.Context, c driver.Conn) error {
 // pgx's cache modes prepare a statement once per connection and SQL text, and
 // reuse the result description with it.
 func (pgxSeam) cachesByText(c driver.Conn) bool {
-	if pc, ok := c.(interface{ Conn() *pgx.Conn }); ok {
-		if p := pc.Conn(); p != nil {
-			m := p.Config().DefaultQueryExecMode
-			return m == pgx.QueryExecModeCacheStatement || m == pgx.QueryExecModeCacheDescribe
-		}
-	}
-	return false
+	m := pgxExecMode(c)
+	return m == pgx.QueryExecModeCacheStatement || m == pgx.QueryExecModeCacheDescribe
 }
 
 func isPgxStdlib(d driver.Driver) bool {

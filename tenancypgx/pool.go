@@ -147,7 +147,8 @@ func NewWithConfig(ctx context.Context, pc *pgxpool.Config, opts ...Option) (*Po
 // for administration only (migrations through their own tools, LISTEN, stats).
 // Anything it leaves on a session is cleared before the next tenant statement
 // runs there only if that statement's connection is not known to belong to its
-// tenant; so do not leave state on sessions through it.
+// tenant; so do not leave state on sessions through it. Statements prepared by
+// name on its connections are dropped at the connection's next tenant switch.
 func (p *Pool) Pool() *pgxpool.Pool { return p.pool }
 
 // Close closes the pool (and so every handle from Shared). It waits for

@@ -8,25 +8,20 @@ import (
 
 // The statements that clear an earlier tenant's state (session.Reset) and a
 // transaction's (session.ResetLocal), one per element: the extended protocol
-// takes one statement per Parse. session.Reset(true) keeps the protocol-level
-// statements, because pgx keeps its statement cache on the session (and a user
-// of Pool() may use it); it ends with the DO block, whose body holds "; ".
+// takes one statement per Parse. The Pool runs every statement unnamed
+// (QueryExecModeExec or the simple protocol, see NewWithConfig), so the reset
+// drops every prepared statement with DEALLOCATE ALL, which costs the server
+// nothing per statement, instead of the PL/pgSQL block that keeps a driver's
+// named statements (it scans pg_prepared_statements, hundreds of µs with a full
+// statement cache). Statements prepared by name on the connections of Pool()
+// (pgx.Conn.Prepare, or a per-call cache mode) do not outlive the connection's
+// next tenant switch.
 var (
-	resetStmts      = splitReset(session.Reset(true), session.DeallocateSQL)
-	resetLocalStmts = splitReset(session.ResetLocal, "")
+	resetStmts      = splitReset(session.Reset(false))
+	resetLocalStmts = splitReset(session.ResetLocal)
 )
 
-func splitReset(all, last string) []string {
-	head := all
-	if last != "" {
-		head = strings.TrimSuffix(all, "; "+last)
-	}
-	out := strings.Split(head, "; ")
-	if last != "" {
-		out = append(out, last)
-	}
-	return out
-}
+func splitReset(all string) []string { return strings.Split(all, "; ") }
 
 // firstWords returns the first two words of q in upper case, skipping white
 // space and comments. It is only used to refuse transaction control in a Tx
