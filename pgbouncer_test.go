@@ -65,12 +65,14 @@ func TestPgBouncerTransactionModeIsolation(t *testing.T) {
 }
 
 // throughBouncer opens a TransactionMode DB over driverName on the database URL
-// through PgBouncer. pgx gets default_query_exec_mode=exec: its statement cache
-// would keep named statements on one server connection, which transaction
-// pooling (before PgBouncer 1.21) does not carry to the next transaction.
+// through PgBouncer. pgx as Open sets it up (QueryExecModeCacheDescribe) keeps no
+// named statements on a server connection; pgx-stmtcache gets
+// default_query_exec_mode=exec instead of its statement cache, whose named
+// statements transaction pooling (before PgBouncer 1.21) does not carry to the
+// next transaction.
 func throughBouncer(t *testing.T, driverName, through string, opts ...tenancy.Option) *tenancy.DB {
 	t.Helper()
-	if strings.HasPrefix(driverName, "pgx") {
+	if driverName == "pgx-stmtcache" {
 		u := mustURL(t, through)
 		q := u.Query()
 		q.Set("default_query_exec_mode", "exec")
