@@ -13,6 +13,15 @@
 // migration has a working down migration. The files use unqualified table names: the
 // migrator runs them with search_path set to the target schema alone.
 //
+// Ids are bigint identities, and the columns referring to them bigint, so that the
+// tenant schemas can be distributed by Citus schema-based sharding (which supports
+// identity columns only as bigint, and cannot change their type later). Before
+// that, 000001_initial (tenant) and 000002_shared_users (shared) created integer
+// ids; they were changed in place rather than by new ALTER migrations, which
+// Citus would refuse. A database migrated before the change keeps its integer
+// ids at the same version: that works on plain PostgreSQL; recreate it (for the
+// demo, delete its -data-dir) to get the new types.
+//
 // An application keeps its own migrations the same way:
 //
 //	//go:embed shared/*.sql
