@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -456,6 +457,25 @@ func testRolesAndPermissions(t *testing.T, driver string) {
 	e.expect(req{method: "GET", path: "/permissions/", tenant: "globex"}, 200, &perms)
 	if len(perms) != 3 {
 		t.Errorf("globex's permissions: %+v", perms)
+	}
+}
+
+// TestIDColumnsBigint checks the migrated schemas for integer columns: ids and
+// the columns referring to them must be bigint (Citus distributes tenant tables
+// with identity columns only if they are bigint, and cannot change them later).
+// The registry's id is the tenancy package's, and account_id refers to nothing.
+func TestIDColumnsBigint(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "postgres")
+	var cols []string
+	if err := e.st.db.Shared().SelectContext(context.Background(), &cols,
+		`SELECT table_schema || '.' || table_name || '.' || column_name FROM information_schema.columns `+
+			`WHERE table_schema IN ('shared', 'acme') AND data_type IN ('smallint', 'integer') ORDER BY 1`); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"acme.permissions.account_id", "shared.tenants.id"}
+	if !slices.Equal(cols, want) {
+		t.Errorf("integer columns %q, want only %q", cols, want)
 	}
 }
 
