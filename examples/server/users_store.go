@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/go-tenancy/tenancy"
@@ -73,7 +72,10 @@ func (s userStore) get(ctx context.Context, id int64) (User, error) {
 // create inserts the user and records its e-mail address in the shared directory,
 // in one transaction: either both rows exist afterwards or neither does. An
 // address used in any tenant fails with errEmailTaken (the directory's unique
-// index decides, so two tenants racing for one address cannot both win).
+// index decides, so two tenants racing for one address cannot both win). The
+// statements run in a fixed order, so a request that violates more than one
+// constraint always fails on the same one: the users row's (its e-mail, its
+// role) before the directory's (the e-mail in another tenant, the tenant).
 //
 // The transaction runs in the tenant's schema (search_path is the tenant schema
 // alone), so the shared table is named with its schema. The alternative,
@@ -147,33 +149,4 @@ func (s userStore) delete(ctx context.Context, tenantID, id int64) error {
 		return err
 	})
 	return storeError(err)
-}
-
-// storeError turns the PostgreSQL errors the API expects (a duplicate, a missing
-// reference, an over-long value) into the stores' errors; others pass as they are.
-func storeError(err error) error {
-	pe, ok := tenancy.AsServerError(err) // lib/pq's or pgx's
-	if !ok {
-		return err
-	}
-	switch pe.Code {
-	case "23505": // unique_violation
-		if strings.Contains(pe.Constraint, "email") {
-			return errEmailTaken
-		}
-		return errNameTaken
-	case "23503": // foreign_key_violation
-		// PostgreSQL names a foreign key <table>_<column>_fkey.
-		switch {
-		case strings.HasSuffix(pe.Constraint, "_permission_id_fkey"):
-			return errUnknownPerm
-		case strings.HasSuffix(pe.Constraint, "role_id_fkey"): // user_role_id, role_id
-			return errUnknownRole
-		case strings.HasSuffix(pe.Constraint, "_tenant_id_fkey"):
-			return errTenantMissing
-		}
-	case "22001": // string_data_right_truncation: the handlers check lengths first
-		return errValueTooLong
-	}
-	return err
 }
