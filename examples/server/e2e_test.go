@@ -437,6 +437,8 @@ func testRolesAndPermissions(t *testing.T, driver string) {
 	e.expect(req{method: "PUT", path: path, tenant: "acme"}, 204, nil) // idempotent
 	e.expect(req{method: "PUT", path: "/roles/99/permissions/1", tenant: "acme"}, 404, nil, "no role with id 99")
 	e.expect(req{method: "PUT", path: "/roles/1/permissions/99", tenant: "acme"}, 404, nil, "no permission with id 99")
+	// Both missing: the role is named, whichever foreign key the server reports.
+	e.expect(req{method: "PUT", path: "/roles/99/permissions/98", tenant: "acme"}, 404, nil, "no role with id 99")
 	// globex has no role 4.
 	e.expect(req{method: "PUT", path: path, tenant: "globex"}, 404, nil, "no role")
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/lib/pq"
 
@@ -67,10 +68,35 @@ func (s roleStore) createPermission(ctx context.Context, p Permission) (Permissi
 }
 
 // grant links a permission to a role; linking twice is not an error. It fails
-// with errUnknownRole or errUnknownPerm.
+// with errUnknownRole or errUnknownPerm; with errUnknownRole when both are
+// missing.
+//
+// When both ids are unknown, both foreign keys are violated, and which one the
+// server reports is not something to rely on: PostgreSQL checks them in the
+// order of their triggers' names, a Citus worker need not, and an error without
+// a usable detail names neither. So after a foreign key violation grant asks
+// which rows exist, the role first. That costs a query only on the error path.
 func (s roleStore) grant(ctx context.Context, roleID, permID int64) error {
 	_, err := s.db.ExecContext(ctx,
 		`INSERT INTO roles_permissions_link (role_id, permission_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, roleID, permID)
+	if pe, ok := tenancy.AsServerError(err); !ok || pe.Code != "23503" {
+		return storeError(err)
+	}
+	var found struct {
+		Role bool `db:"role"`
+		Perm bool `db:"perm"`
+	}
+	if qerr := s.db.GetContext(ctx, &found, `SELECT EXISTS (SELECT 1 FROM roles WHERE id = $1) AS role, `+
+		`EXISTS (SELECT 1 FROM permissions WHERE id = $2) AS perm`, roleID, permID); qerr != nil {
+		return fmt.Errorf("%w; and finding which of role %d and permission %d is missing failed: %w", err, roleID, permID, qerr)
+	}
+	switch {
+	case !found.Role:
+		return &violation{kind: errUnknownRole, field: "role_id"}
+	case !found.Perm:
+		return &violation{kind: errUnknownPerm, field: "permission_id"}
+	}
+	// Both exist now: one was created since the insert failed.
 	return storeError(err)
 }
 

@@ -237,3 +237,38 @@ func TestCreateUserCitusErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestGrantBothMissing: PUT /roles/99/permissions/98 with neither there
+// violates both foreign keys. Whichever the server reports (Citus's worker may
+// report the permission's first, and may give no usable detail), the answer
+// names the role: grant asks which rows exist, role first.
+func TestGrantBothMissing(t *testing.T) {
+	const insertLink = `INSERT INTO roles_permissions_link (role_id, permission_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`
+	const exists = `SELECT EXISTS (SELECT 1 FROM roles WHERE id = $1) AS role, EXISTS (SELECT 1 FROM permissions WHERE id = $2) AS perm`
+	permFirst := serverErr{code: "23503",
+		message: `insert or update on table "roles_permissions_link_102014" violates foreign key constraint "roles_permissions_link_permission_id_fkey_102014"`,
+		detail:  `Key (permission_id)=(98) is not present in table "permissions_102012".`}
+	for _, tc := range []struct {
+		name       string
+		err        error
+		role, perm bool
+		detail     string
+	}{
+		{"permission reported, both missing", permFirst.pq(), false, false, "no role with id 99"},
+		{"no detail, both missing", serverErr{code: "23503", message: "violates foreign key constraint"}.pgx(), false, false, "no role with id 99"},
+		{"role reported, only the permission missing", violationCases[4].citus.pq(), true, false, "no permission with id 98"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, mock := newMockApp(t)
+			tenancytest.ExpectSearchPath(mock, "acme")
+			mock.ExpectExec(insertLink).WithArgs(int64(99), int64(98)).WillReturnError(tc.err)
+			tenancytest.ExpectSearchPath(mock, "acme")
+			mock.ExpectQuery(exists).WithArgs(int64(99), int64(98)).
+				WillReturnRows(sqlmock.NewRows([]string{"role", "perm"}).AddRow(tc.role, tc.perm))
+			w := request(h, "PUT", "/roles/99/permissions/98", "acme", "")
+			if w.Code != http.StatusNotFound || !strings.Contains(w.Body.String(), tc.detail) {
+				t.Errorf("status %d, body %s; want 404 with %q", w.Code, w.Body, tc.detail)
+			}
+		})
+	}
+}
