@@ -521,6 +521,11 @@ func (s *Server) Port() int { return s.port }
 // temporary cluster it no longer exists after Stop.
 func (s *Server) DataDir() string { return s.dataDir }
 
+// LogTail returns the last few kilobytes of the server's output (its log), for
+// error messages about failures the server may have explained there, such as a
+// query that failed because of the server's configuration.
+func (s *Server) LogTail() string { return s.output.Tail() }
+
 // Done returns a channel that is closed when the server process has exited, after
 // Stop or because it died.
 func (s *Server) Done() <-chan struct{} { return s.exited }

@@ -294,6 +294,19 @@ func TestStartSettings(t *testing.T) {
 			t.Errorf("%s = %q, want %q", setting, got, want)
 		}
 	}
+	// The log shows the server's messages, such as one this test provokes. The
+	// server writes it to its output pipe after answering the query, so it
+	// arrives a moment later: poll, within a deadline.
+	if _, err := db.Exec("DO $$BEGIN RAISE LOG 'pgserver-logtail-marker'; END$$"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.LogTail(), "pgserver-logtail-marker") {
+		if time.Now().After(deadline) {
+			t.Fatalf("LogTail() lacks the message logged 10s ago:\n%s", s.LogTail())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func TestStartBadSetting(t *testing.T) {
