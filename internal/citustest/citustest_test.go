@@ -3,6 +3,7 @@ package citustest
 import (
 	"database/sql"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lib/pq"
 
 	"github.com/go-tenancy/tenancy/internal/pgserver"
 	"github.com/go-tenancy/tenancy/tenancytest"
@@ -86,6 +89,23 @@ func TestPkgLibDirSymlinks(t *testing.T) {
 	}
 	if got, want := pkgLibDir(links), pkgLibDir(filepath.Dir(real)); got != want {
 		t.Errorf("pkgLibDir(%s) = %s, want %s as for %s", links, got, want, filepath.Dir(real))
+	}
+}
+
+func TestEssentialConnFailure(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&pq.Error{Code: "XX000", Message: "failure on connection marked as essential: 127.0.0.1:5433"}, true},
+		{fmt.Errorf("wrapped: %w", &pq.Error{Code: "XX000", Message: "failure on connection marked as essential: x"}), true},
+		{&pq.Error{Code: "XX000", Message: "some other internal error"}, false},
+		{&pq.Error{Code: "42P01", Message: "connection marked as essential"}, false},
+		{errors.New("failure on connection marked as essential"), false},
+	} {
+		if got := essentialConnFailure(tc.err); got != tc.want {
+			t.Errorf("essentialConnFailure(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }
 
