@@ -210,11 +210,9 @@ var dbCounter atomic.Uint64
 // Citus is not installed and CI is unset, else a failure.
 func get(t testing.TB) *cluster {
 	t.Helper()
-	if err := Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%v", err)
-		}
-		t.Skipf("SKIPPED: Citus not installed: %v; CI runs these tests", err)
+	if err := available(); err != nil {
+		notInstalled(t, err)
+		return nil // not reached with a real testing.TB
 	}
 	shared.mu.Lock()
 	defer shared.mu.Unlock()
@@ -236,6 +234,21 @@ func get(t testing.TB) *cluster {
 		t.Fatalf("%v", shared.err)
 	}
 	return shared.c
+}
+
+// available is Available's result, found once per test binary.
+var available = sync.OnceValue(Available)
+
+// notInstalled ends the test because Citus is not installed (err is why): it fails
+// the test under CI (the environment variable CI is set), where the tests must
+// run, and skips it, loudly, elsewhere.
+func notInstalled(t testing.TB, err error) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%v (CI is set, so the Citus tests must run)", err)
+		return // not reached with a real testing.TB
+	}
+	t.Skipf("SKIPPED: Citus not installed: %v; CI runs these tests", err)
 }
 
 // newDatabaseName returns a name that no other test, of this or another test

@@ -109,6 +109,32 @@ func TestEssentialConnFailure(t *testing.T) {
 	}
 }
 
+// recordingTB records how a helper ends a test, without ending it.
+type recordingTB struct {
+	testing.TB
+	fatal, skip string
+}
+
+func (r *recordingTB) Helper()                        {}
+func (r *recordingTB) Fatalf(format string, a ...any) { r.fatal = fmt.Sprintf(format, a...) }
+func (r *recordingTB) Skipf(format string, a ...any)  { r.skip = fmt.Sprintf(format, a...) }
+
+func TestNotInstalled(t *testing.T) {
+	// Not parallel: it sets CI.
+	err := fmt.Errorf("%w: no citus.so", ErrNotInstalled)
+	for _, ci := range []string{"", "true"} {
+		t.Setenv("CI", ci)
+		r := &recordingTB{TB: t}
+		notInstalled(r, err)
+		if ci == "" && (r.fatal != "" || !strings.Contains(r.skip, "Citus not installed") || !strings.Contains(r.skip, "no citus.so")) {
+			t.Errorf("without CI: fatal %q, skip %q; want a skip that says Citus is not installed and why", r.fatal, r.skip)
+		}
+		if ci != "" && (r.skip != "" || !strings.Contains(r.fatal, "no citus.so")) {
+			t.Errorf("with CI=%s: fatal %q, skip %q; want a failure that says why", ci, r.fatal, r.skip)
+		}
+	}
+}
+
 func TestPkgLibDirFallback(t *testing.T) {
 	// Without a pg_config beside the server, the lib directory next to bin.
 	bin := filepath.Join(t.TempDir(), "pg", "bin")
