@@ -16,6 +16,7 @@ import (
 
 	"github.com/lib/pq"
 
+	"github.com/go-tenancy/tenancy/internal/atexit"
 	"github.com/go-tenancy/tenancy/internal/pgserver"
 )
 
@@ -48,6 +49,9 @@ var dbCounter atomic.Uint64
 //
 //	func TestMain(m *testing.M) { tenancytest.Main(m) }
 //
+// Main also stops the other shared servers that internal test helpers started (a
+// Citus cluster, for example), which register themselves with internal/atexit.
+//
 // If stopping the server fails (it crashed during the tests, or its temporary
 // directory could not be removed), Main prints why and exits with status 1 even if
 // the tests passed.
@@ -57,7 +61,9 @@ var dbCounter atomic.Uint64
 // behind.
 func Main(m *testing.M) {
 	code := m.Run()
-	if err := shared.stop(); err != nil {
+	// Other shared test servers (internal/citustest's cluster) registered their
+	// stop functions when they started.
+	if err := errors.Join(shared.stop(), atexit.Run()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		if code == 0 {
 			code = 1

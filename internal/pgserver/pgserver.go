@@ -96,6 +96,15 @@ type Config struct {
 	// [FindBinDir].
 	BinDir string
 
+	// Settings are extra server configuration parameters, name to value, such as
+	// "shared_preload_libraries": "citus" or "wal_level": "logical". Each is passed
+	// to postgres as a -c option after pgserver's own (so it overrides those, for
+	// example "max_connections"), in order of name. The parameters pgserver relies
+	// on to reach the server (port, listen_addresses, unix_socket_directories,
+	// data_directory, config_file, hba_file) cannot be set, nor can an empty name or
+	// a name holding "=" or whitespace: Start returns an error for those.
+	Settings map[string]string
+
 	// Logf, if not nil, receives diagnostics: each line the server and initdb print
 	// (their log), and notes such as port retries. It is called from other
 	// goroutines until Stop returns, so it must be safe for concurrent use. nil
@@ -230,6 +239,10 @@ func start(ctx context.Context, cfg Config, pickPort func() (int, error)) (_ *Se
 	if cfg.Port < 0 || cfg.Port > 65535 {
 		return nil, fmt.Errorf("pgserver: Config.Port %d is out of range [0, 65535]", cfg.Port)
 	}
+	settings, err := settingArgs(cfg.Settings)
+	if err != nil {
+		return nil, err
+	}
 	logf := cfg.Logf
 	if logf == nil {
 		logf = func(string, ...any) {}
@@ -272,7 +285,7 @@ func start(ctx context.Context, cfg Config, pickPort func() (int, error)) (_ *Se
 				return nil, fmt.Errorf("pgserver: pick a free port: %w", err)
 			}
 		}
-		s, err := launch(ctx, binDir, dataDir, port, owner, logf)
+		s, err := launch(ctx, binDir, dataDir, port, settings, owner, logf)
 		if err == nil {
 			s.tempDir = tempDir
 			return s, nil
@@ -343,8 +356,41 @@ func prepareDataDir(ctx context.Context, dataDir, binDir string, owner *osUser, 
 	return nil
 }
 
-// launch starts postgres on port and waits until it accepts connections.
-func launch(ctx context.Context, binDir, dataDir string, port int, owner *osUser, logf func(string, ...any)) (*Server, error) {
+// reservedSettings are the parameters Config.Settings may not set: pgserver
+// depends on them to find and reach its server.
+var reservedSettings = map[string]bool{
+	"port":                    true,
+	"listen_addresses":        true,
+	"unix_socket_directories": true,
+	"data_directory":          true,
+	"config_file":             true,
+	"hba_file":                true,
+}
+
+// settingArgs turns Config.Settings into postgres -c arguments, ordered by name so
+// the command line does not depend on map order.
+func settingArgs(settings map[string]string) ([]string, error) {
+	names := make([]string, 0, len(settings))
+	for name := range settings {
+		switch {
+		case name == "" || strings.ContainsAny(name, "= \t\r\n"):
+			return nil, fmt.Errorf("pgserver: Config.Settings: invalid parameter name %q", name)
+		case reservedSettings[strings.ToLower(name)]:
+			return nil, fmt.Errorf("pgserver: Config.Settings: parameter %s is set by pgserver and cannot be overridden", name)
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	args := make([]string, 0, 2*len(names))
+	for _, name := range names {
+		args = append(args, "-c", name+"="+settings[name])
+	}
+	return args, nil
+}
+
+// launch starts postgres on port and waits until it accepts connections. settings
+// are extra arguments (-c name=value pairs) that come after pgserver's own.
+func launch(ctx context.Context, binDir, dataDir string, port int, settings []string, owner *osUser, logf func(string, ...any)) (*Server, error) {
 	s := &Server{
 		port:    port,
 		dataDir: dataDir,
@@ -354,7 +400,7 @@ func launch(ctx context.Context, binDir, dataDir string, port int, owner *osUser
 	// Settings are passed on the command line rather than written to
 	// postgresql.conf, so a persistent cluster keeps working if they change
 	// and a reused cluster cannot override them.
-	s.cmd = exec.Command(filepath.Join(binDir, "postgres"),
+	args := []string{
 		"-D", dataDir,
 		"-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1",
@@ -364,9 +410,11 @@ func launch(ctx context.Context, binDir, dataDir string, port int, owner *osUser
 		"-c", "fsync=off",
 		"-c", "synchronous_commit=off",
 		"-c", "full_page_writes=off",
-		"-c", "max_connections="+strconv.Itoa(MaxConnections),
+		"-c", "max_connections=" + strconv.Itoa(MaxConnections),
 		"-c", "shared_buffers=64MB",
-	)
+	}
+	// postgres applies -c options in order, so a later one wins.
+	s.cmd = exec.Command(filepath.Join(binDir, "postgres"), append(args, settings...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s.output, s.output
 	s.cmd.Dir = dataDir
 	s.cmd.SysProcAttr = sysProcAttr(owner)
@@ -472,6 +520,11 @@ func (s *Server) Port() int { return s.port }
 // DataDir returns the absolute path of the cluster's data directory. For a
 // temporary cluster it no longer exists after Stop.
 func (s *Server) DataDir() string { return s.dataDir }
+
+// LogTail returns the last few kilobytes of the server's output (its log), for
+// error messages about failures the server may have explained there, such as a
+// query that failed because of the server's configuration.
+func (s *Server) LogTail() string { return s.output.Tail() }
 
 // Done returns a channel that is closed when the server process has exited, after
 // Stop or because it died.

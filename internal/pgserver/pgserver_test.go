@@ -271,6 +271,65 @@ func TestStartNotCluster(t *testing.T) {
 	}
 }
 
+func TestStartSettings(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, Config{Settings: map[string]string{
+		"max_connections":  "57", // overrides pgserver's own
+		"wal_level":        "logical",
+		"application_name": "has spaces, and = signs",
+		"tenancy.custom":   "x", // a placeholder (extension) parameter
+	}})
+	db := openDB(t, s.URL("postgres"))
+	for setting, want := range map[string]string{
+		"max_connections":  "57",
+		"wal_level":        "logical",
+		"application_name": "has spaces, and = signs",
+		"tenancy.custom":   "x",
+		"fsync":            "off", // pgserver's own settings stay
+	} {
+		var got string
+		if err := db.QueryRow("SELECT current_setting($1)", setting).Scan(&got); err != nil {
+			t.Errorf("current_setting(%s): %v", setting, err)
+		} else if got != want {
+			t.Errorf("%s = %q, want %q", setting, got, want)
+		}
+	}
+	// The log shows the server's messages, such as one this test provokes. The
+	// server writes it to its output pipe after answering the query, so it
+	// arrives a moment later: poll, within a deadline.
+	if _, err := db.Exec("DO $$BEGIN RAISE LOG 'pgserver-logtail-marker'; END$$"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(s.LogTail(), "pgserver-logtail-marker") {
+		if time.Now().After(deadline) {
+			t.Fatalf("LogTail() lacks the message logged 10s ago:\n%s", s.LogTail())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestStartBadSetting(t *testing.T) {
+	t.Parallel()
+	requireBinaries(t)
+	// postgres itself rejects an unknown parameter; the error carries its log.
+	_, err := Start(context.Background(), Config{Settings: map[string]string{"no_such_parameter": "1"}})
+	if err == nil || !strings.Contains(err.Error(), "no_such_parameter") {
+		t.Fatalf("Start with an unknown parameter: %v, want an error quoting the server's complaint", err)
+	}
+}
+
+func TestStartReservedSettings(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"port", "Listen_Addresses", "unix_socket_directories", "data_directory",
+		"config_file", "hba_file", "", "a=b", "a b"} {
+		_, err := Start(context.Background(), Config{Settings: map[string]string{name: "1"}})
+		if err == nil || !strings.Contains(err.Error(), "Config.Settings") {
+			t.Errorf("Start with setting %q: %v, want an error naming Config.Settings", name, err)
+		}
+	}
+}
+
 func TestStartBadBinDir(t *testing.T) {
 	t.Parallel()
 	_, err := Start(context.Background(), Config{BinDir: t.TempDir()})
