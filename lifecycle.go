@@ -36,6 +36,8 @@ type CreateOption interface {
 
 type createConfig struct {
 	adopt bool
+	place bool // PlaceOn
+	node  Node
 }
 
 type createOptionFunc func(*createConfig)
@@ -112,6 +114,9 @@ func (m *Migrator) CreateTenant(ctx context.Context, nt NewTenant, opts ...Creat
 		return Tenant{}, &TenantError{Op: "create", Key: nt.Schema, Err: err}
 	}
 	ctx = unscoped(ctx)
+	if err := m.checkPlacement(ctx, cfg); err != nil {
+		return Tenant{}, &TenantError{Op: "create", Key: nt.Schema, Err: err}
+	}
 	start := time.Now()
 	var t Tenant
 	switch {
@@ -137,13 +142,26 @@ func (m *Migrator) CreateTenant(ctx context.Context, nt NewTenant, opts ...Creat
 	if l := m.cfg.logger; l != nil {
 		l.InfoContext(ctx, "tenancy: tenant created", "tenant", t, "duration", time.Since(start))
 	}
-	return t, nil
+	return t, m.place(ctx, t, cfg)
 }
 
 // createFromTemplate creates the tenant by cloning the template, or, if the
 // template cannot be used or the copy fails for a reason that is not the
 // tenant's, by running the migrations.
 func (m *Migrator) createFromTemplate(ctx context.Context, nt NewTenant) (Tenant, error) {
+	// On Citus the template's tables live on a worker and a clone would be
+	// built from the coordinator's catalog: the migrations are what is known to
+	// work there.
+	citus, err := m.onCitus(ctx, m.db.Shared())
+	if err != nil {
+		return Tenant{}, createStep(ctx, nt, "clone", err)
+	}
+	if citus {
+		if m.tenantSet.staged != nil {
+			return m.createStaged(ctx, nt, false)
+		}
+		return m.createInTx(ctx, nt)
+	}
 	if script, err := m.cloneScript(ctx); err == nil {
 		t, err := m.createByClone(ctx, nt, script)
 		if err == nil || ctx.Err() != nil || errors.Is(err, ErrConflict) || errors.Is(err, ErrSchemaExists) {
@@ -196,7 +214,7 @@ func createStep(ctx context.Context, nt NewTenant, step string, err error) error
 
 // createInTx creates the tenant in one transaction (see CreateTenant).
 func (m *Migrator) createInTx(ctx context.Context, nt NewTenant) (Tenant, error) {
-	return m.createWith(ctx, nt, func(tx *sql.Tx) error {
+	return m.createWith(ctx, nt, func(tx *sql.Tx, citus bool) error {
 		// The version table exists before the first migration runs, as with
 		// golang-migrate (a migration may extend it); it gets its row at the end.
 		if _, err := tx.ExecContext(ctx, m.versionTableSQL(nt.Schema)); err != nil {
@@ -210,15 +228,15 @@ func (m *Migrator) createInTx(ctx context.Context, nt NewTenant) (Tenant, error)
 			if strings.TrimSpace(q) == "" {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, q); err != nil {
+			if line, err := execScript(ctx, tx, q, citus); err != nil {
 				return createStep(ctx, nt, "migrate", &MigrationError{
-					Op: "create", Schema: nt.Schema, Version: f.version, Line: errorLine(q, err), Err: ctxErr(ctx, err)})
+					Op: "create", Schema: nt.Schema, Version: f.version, Line: line, Err: ctxErr(ctx, err)})
 			}
 		}
 		if err := m.pinFunctions(ctx, tx, subject{set: m.tenantSet, schema: nt.Schema}); err != nil {
 			return createStep(ctx, nt, "migrate", err)
 		}
-		if _, err := tx.ExecContext(ctx, m.setVersionSQL(nt.Schema, int(m.tenantSet.head()))); err != nil {
+		if _, err := execScript(ctx, tx, m.setVersionSQL(nt.Schema, int(m.tenantSet.head())), citus); err != nil {
 			return createStep(ctx, nt, "record version", err)
 		}
 		return nil
@@ -227,11 +245,13 @@ func (m *Migrator) createInTx(ctx context.Context, nt NewTenant) (Tenant, error)
 
 // createWith creates the tenant in one transaction on one connection pinned to
 // its schema: it registers it, creates the schema, runs fill (which returns a
-// createStep error) and commits.
+// createStep error; citus tells it that the database is a Citus coordinator, on
+// which the schema is distributed and the transaction in sequential mode) and
+// commits.
 //
 // It waits for room in the lock budget first (see createGate): a creation
 // holds a lock on every object it creates until it commits.
-func (m *Migrator) createWith(ctx context.Context, nt NewTenant, fill func(tx *sql.Tx) error) (t Tenant, err error) {
+func (m *Migrator) createWith(ctx context.Context, nt NewTenant, fill func(tx *sql.Tx, citus bool) error) (t Tenant, err error) {
 	w, err := m.gate.acquire(ctx, m)
 	if err != nil {
 		return Tenant{}, createStep(ctx, nt, "wait for lock budget", err)
@@ -251,11 +271,20 @@ func (m *Migrator) createWith(ctx context.Context, nt NewTenant, fill func(tx *s
 			mc.close(ctx)
 		}
 	}()
+	citus, err := m.onCitus(ctx, conn)
+	if err != nil {
+		return Tenant{}, createStep(ctx, nt, "connect", err)
+	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return Tenant{}, createStep(ctx, nt, "begin", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if citus {
+		if _, err := tx.ExecContext(ctx, shardingSQL(true, true)); err != nil {
+			return Tenant{}, createStep(ctx, nt, "begin", err)
+		}
+	}
 	t, err = m.insertTenant(ctx, tx, nt)
 	if err != nil {
 		return Tenant{}, createStep(ctx, nt, "register", err)
@@ -263,7 +292,7 @@ func (m *Migrator) createWith(ctx context.Context, nt NewTenant, fill func(tx *s
 	if _, err := tx.ExecContext(ctx, `CREATE SCHEMA `+pq.QuoteIdentifier(nt.Schema)); err != nil {
 		return Tenant{}, createStep(ctx, nt, "create schema", schemaExists(err))
 	}
-	if err := fill(tx); err != nil {
+	if err := fill(tx, citus); err != nil {
 		return Tenant{}, err
 	}
 	if !m.gate.measured() {
@@ -409,7 +438,7 @@ func (m *Migrator) createStaged(ctx context.Context, nt NewTenant, adopt bool) (
 		return Tenant{}, createStep(ctx, nt, "register", err)
 	}
 	if !adopt {
-		if _, err := sh.ExecContext(ctx, `CREATE SCHEMA `+pq.QuoteIdentifier(nt.Schema)); err != nil {
+		if err := createSchemaTx(ctx, sh, nt.Schema); err != nil {
 			return Tenant{}, createStep(ctx, nt, "create schema", schemaExists(err))
 		}
 		defer func() {
@@ -440,6 +469,23 @@ func (m *Migrator) createStaged(ctx context.Context, nt NewTenant, adopt bool) (
 		return Tenant{}, createStep(ctx, nt, "commit", err)
 	}
 	return t, nil
+}
+
+// createSchemaTx creates a tenant's schema in a transaction of its own, as a
+// distributed schema on Citus.
+func createSchemaTx(ctx context.Context, sh *DB, schema string) error {
+	tx, err := sh.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := tx.ExecContext(ctx, shardingSQL(true, false)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE SCHEMA `+pq.QuoteIdentifier(schema)); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // DropTenant deletes a registered tenant: in one transaction it deletes the

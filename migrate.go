@@ -77,6 +77,7 @@ type Migrator struct {
 	cfg       migratorConfig
 	clone     cloneState
 	gate      createGate
+	citus     citusState
 	lint      []LintWarning // of the tenant set
 }
 
@@ -168,6 +169,9 @@ type Status struct {
 	Head uint
 	// Pending counts the migrations newer than Version.
 	Pending int
+	// Node is, on Citus, the node that holds the tenant's schema (see
+	// [Migrator.Placement]); zero on plain PostgreSQL and for the shared schema.
+	Node Node
 }
 
 // Plan is what reaching a version would take: the migrations that would run, in
@@ -211,10 +215,20 @@ func (m *Migrator) SharedHead() uint { return m.sharedSet.head() }
 // migration's failure (a non-transactional one leaves the schema dirty at that version).
 func (m *Migrator) MigrateShared(ctx context.Context) (Result, error) {
 	subj := subject{set: m.sharedSet, schema: m.db.cfg.sharedSchema}
+	// On a Citus worker nothing may be created (see citus.go).
+	if _, err := m.onCitus(unscoped(ctx), m.db.Shared()); err != nil {
+		return Result{Schema: subj.schema}, &MigrationError{Op: "migrate shared", Schema: subj.schema, Err: err}
+	}
 	if err := m.createRegistryTable(ctx); err != nil {
 		return Result{Schema: subj.schema}, &MigrationError{Op: "migrate shared", Schema: subj.schema, Err: err}
 	}
-	return m.runUp(ctx, "migrate shared", subj, m.sharedSet.head(), true, nil)
+	res, err := m.runUp(ctx, "migrate shared", subj, m.sharedSet.head(), true, nil)
+	if err == nil && len(m.cfg.referenceTables) > 0 {
+		if rerr := m.ReferenceTables(ctx, m.cfg.referenceTables...); rerr != nil {
+			return res, &MigrationError{Op: "migrate shared", Schema: subj.schema, Err: rerr}
+		}
+	}
+	return res, err
 }
 
 // Upgrade brings a registered tenant's schema to the newest tenant migration. See
@@ -374,7 +388,15 @@ func (m *Migrator) Status(ctx context.Context, schema string) (Status, error) {
 	if err != nil {
 		return Status{Schema: schema}, err
 	}
-	return row.status(set), nil
+	st := row.status(set)
+	if set == m.tenantSet {
+		p, err := m.placements(unscoped(ctx), []string{row.schema})
+		if err != nil {
+			return st, &TenantError{Op: "status", Key: schema, Err: err}
+		}
+		st.Node = p[row.schema]
+	}
+	return st, nil
 }
 
 // Plan returns, without changing anything or taking any lock, the migrations that

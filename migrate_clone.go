@@ -472,7 +472,7 @@ func (m *Migrator) writeRows(ctx context.Context, conn *sql.Conn, tpl string, b 
 // createByClone creates the tenant in one transaction as createInTx does, with
 // the clone script in place of the migrations.
 func (m *Migrator) createByClone(ctx context.Context, nt NewTenant, script string) (Tenant, error) {
-	return m.createWith(ctx, nt, func(tx *sql.Tx) error {
+	return m.createWith(ctx, nt, func(tx *sql.Tx, _ bool) error {
 		if _, err := tx.ExecContext(ctx, `SET LOCAL check_function_bodies = off`); err != nil {
 			return createStep(ctx, nt, "clone", err)
 		}

@@ -104,6 +104,9 @@ type TenantResult struct {
 	// Planned lists, in a dry run ([FleetOptions].DryRun), the versions the run
 	// would apply to the tenant, in order.
 	Planned []uint
+	// Node is, on Citus, the node that held the tenant's schema when the run
+	// ended (see [Migrator.Placement]); zero on plain PostgreSQL.
+	Node Node
 	// Err is why the tenant failed, or nil: a *[MigrationError] (wrapping
 	// [ErrDirty] for a tenant that was dirty before the run and was not touched),
 	// a *[TenantError], or the context's error for a tenant the run did not get to.
@@ -323,6 +326,7 @@ func (m *Migrator) UpgradeFleet(ctx context.Context, opts FleetOptions) (rep Fle
 		rep.NotRun++
 	}
 	slices.SortFunc(rep.Tenants, func(a, b TenantResult) int { return cmp.Compare(a.Schema, b.Schema) })
+	m.fleetNodes(ctx, schemas, &rep)
 	if opts.CheckDrift && ctx.Err() == nil {
 		if err := m.fleetDrift(ctx, opts.DriftReference, &rep); err != nil {
 			return rep, err
@@ -435,6 +439,24 @@ func (m *Migrator) upgradeTenants(ctx context.Context, todo []versionRow, target
 	return next, stopped
 }
 
+// fleetNodes fills in the node of rep's tenants on Citus. Failing to read
+// placement is logged, not returned: the migrations' outcome stands.
+func (m *Migrator) fleetNodes(ctx context.Context, schemas []string, rep *FleetReport) {
+	if ctx.Err() != nil {
+		return
+	}
+	p, err := m.placements(unscoped(ctx), schemas)
+	if err != nil {
+		if l := m.cfg.logger; l != nil {
+			l.WarnContext(ctx, "tenancy: fleet upgrade: cannot read placement", "error", err)
+		}
+		return
+	}
+	for i := range rep.Tenants {
+		rep.Tenants[i].Node = p[rep.Tenants[i].Schema]
+	}
+}
+
 // lockFleet takes the fleet upgrade's advisory lock on a connection of its own,
 // waiting as long as ctx allows. The returned func releases it by closing that
 // connection.
@@ -465,6 +487,13 @@ func (m *Migrator) FleetStatus(ctx context.Context) ([]Status, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("tenancy: fleet status: %w", ctxErr(ctx, err))
+	}
+	p, err := m.placements(unscoped(ctx), nil)
+	if err != nil {
+		return nil, fmt.Errorf("tenancy: fleet status: %w", err)
+	}
+	for i := range out {
+		out[i].Node = p[out[i].Schema]
 	}
 	return out, nil
 }

@@ -35,6 +35,8 @@ type migratorConfig struct {
 	template    string // WithCloneTemplate; "" for none
 	// safeFunctions: WithTenantSafeFunctions
 	safeFunctions bool
+	// referenceTables: WithReferenceTables
+	referenceTables []string
 }
 
 type migratorOptionFunc func(*migratorConfig) error

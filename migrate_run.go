@@ -78,6 +78,8 @@ type runner struct {
 	// recorded reports that the current (transactional) step's Run already
 	// recorded its version, in its own transaction.
 	recorded bool
+	// citus: the database is a Citus coordinator (see citus.go).
+	citus bool
 }
 
 var _ database.Driver = (*runner)(nil)
@@ -177,8 +179,12 @@ func (m *Migrator) open(ctx context.Context, op string, subj subject, create boo
 	if err != nil {
 		return nil, fail(err)
 	}
+	citus, err := m.onCitus(ctx, conn)
+	if err != nil {
+		return nil, fail(err)
+	}
 	if !exists && create {
-		if err := m.createSchema(ctx, conn, subj.schema); err != nil {
+		if err := m.createSchema(ctx, conn, subj.schema, subj.set != m.sharedSet); err != nil {
 			return nil, fail(err)
 		}
 	}
@@ -196,7 +202,7 @@ func (m *Migrator) open(ctx context.Context, op string, subj subject, create boo
 		// connection. What the caller needs to hear is the cancellation.)
 		return nil, fail(translateMigrateErr(ctxErr(ctx, err)))
 	}
-	return &runner{m: m, op: op, subj: subj, ctx: ctx, conn: conn, pg: pg, version: database.NilVersion}, nil
+	return &runner{m: m, op: op, subj: subj, ctx: ctx, conn: conn, pg: pg, version: database.NilVersion, citus: citus}, nil
 }
 
 // probe returns the database's name and whether schema exists, in one query.
@@ -227,8 +233,9 @@ func lockObject(purpose string, names ...string) int32 {
 // concurrent callers (many replicas starting at once) do not race: CREATE SCHEMA IF
 // NOT EXISTS alone can still fail with a unique violation when two run together.
 // The caller checked that the schema did not exist: CREATE SCHEMA needs the CREATE
-// privilege on the database even when the schema exists.
-func (m *Migrator) createSchema(ctx context.Context, conn *sql.Conn, schema string) error {
+// privilege on the database even when the schema exists. On Citus the schema is
+// created distributed (a tenant's) or coordinator-local (the shared one).
+func (m *Migrator) createSchema(ctx context.Context, conn *sql.Conn, schema string, distribute bool) error {
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("create schema: %w", ctxErr(ctx, err))
@@ -236,6 +243,9 @@ func (m *Migrator) createSchema(ctx context.Context, conn *sql.Conn, schema stri
 	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2)`,
 		lockClass, lockObject("create schema", schema)); err != nil {
+		return fmt.Errorf("create schema: %w", ctxErr(ctx, err))
+	}
+	if _, err := tx.ExecContext(ctx, shardingSQL(distribute, false)); err != nil {
 		return fmt.Errorf("create schema: %w", ctxErr(ctx, err))
 	}
 	if _, err := tx.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+pq.QuoteIdentifier(schema)); err != nil {
@@ -408,15 +418,23 @@ func (r *runner) Run(body io.Reader) error {
 	if strings.TrimSpace(q) == "" && !tx {
 		return nil
 	}
-	send := q
-	if tx {
-		// The newline ends a trailing -- comment; the semicolon a last statement
-		// written without one.
-		send = q + "\n;\n" + r.m.setVersionSQL(r.subj.schema, st.target)
+	var line int
+	if r.citus {
+		line, err = r.runCitus(q, tx, st.target)
+	} else {
+		send := q
+		if tx {
+			// The newline ends a trailing -- comment; the semicolon a last statement
+			// written without one.
+			send = q + "\n;\n" + r.m.setVersionSQL(r.subj.schema, st.target)
+		}
+		if _, err = r.conn.ExecContext(r.ctx, send); err != nil {
+			line = errorLine(q, err)
+		}
 	}
-	if _, err := r.conn.ExecContext(r.ctx, send); err != nil {
+	if err != nil {
 		e := r.fail(st.file.version, ctxErr(r.ctx, err))
-		e.Line = errorLine(q, err)
+		e.Line = line
 		// golang-migrate marked a non-transactional step dirty before Run, and
 		// leaves it so. A transactional one was rolled back as a whole when the
 		// server reported the error; had the connection broken instead, the step
@@ -428,6 +446,31 @@ func (r *runner) Run(body io.Reader) error {
 	}
 	r.recorded = tx
 	return nil
+}
+
+// runCitus runs a migration's SQL on Citus one statement at a time (see
+// citus.go): a transactional one in a transaction opened for it, in sequential
+// multi-shard mode, with its version recorded before the commit. It returns the
+// failing line of q with the error.
+func (r *runner) runCitus(q string, transactional bool, version int) (int, error) {
+	if !transactional {
+		return execScript(r.ctx, r.conn, q, true)
+	}
+	tx, err := r.conn.BeginTx(r.ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
+	if _, err := tx.ExecContext(r.ctx, sequentialSQL); err != nil {
+		return 0, err
+	}
+	if line, err := execScript(r.ctx, tx, q, true); err != nil {
+		return line, err
+	}
+	if _, err := execScript(r.ctx, tx, r.m.setVersionSQL(r.subj.schema, version), true); err != nil {
+		return 0, err
+	}
+	return 0, tx.Commit()
 }
 
 // SetVersion records the version. A migration does not start (is not marked

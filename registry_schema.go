@@ -73,6 +73,10 @@ func (r *Registry) CreateTable(ctx context.Context) error {
 			return err
 		}
 		if !found.Schema {
+			// On Citus the shared schema stays on the coordinator (see citus.go).
+			if _, err := tx.ExecContext(ctx, shardingSQL(false, false)); err != nil {
+				return err
+			}
 			if _, err := tx.ExecContext(ctx, `CREATE SCHEMA IF NOT EXISTS `+pq.QuoteIdentifier(r.schemaName)); err != nil {
 				return err
 			}
