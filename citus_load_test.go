@@ -43,7 +43,7 @@ CREATE INDEX tagged_tag_idx ON tagged (tag);`,
 		t.Fatal(err)
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(8)
+	db.Pool().SetMaxOpenConns(8)
 
 	workers := workerNodes(t)
 	moved := tenants[0].Schema

@@ -192,8 +192,9 @@ func TestCitusUpgradeDowngradeAndErrorLine(t *testing.T) {
 	if res, err := e.m.Upgrade(ctx, "acme"); err != nil || res.To != 2 {
 		t.Fatalf("Upgrade = %+v, %v", res, err)
 	}
-	// The worker has the index: it was forwarded and created there.
-	if n := e.count(t, `SELECT count(*) FROM run_command_on_placements('acme.items', $$SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'items_tag_name_idx%'$$) WHERE result = '1'`); n != 1 {
+	// The worker has the index: it was forwarded and created there. (Citus
+	// hides shards from catalog views on workers; regclass finds them.)
+	if n := e.count(t, `SELECT count(*) FROM run_command_on_placements('acme.items', $$SELECT count(*) FROM pg_index WHERE indrelid = '%s'::regclass AND indexrelid::regclass::text ~ 'items_tag_name_idx'$$) WHERE result = '1'`); n != 1 {
 		t.Fatalf("the index is on %d placements", n)
 	}
 
@@ -352,7 +353,7 @@ CREATE INDEX subscriptions_plan_idx ON subscriptions (plan_id);`,
 		t.Fatal("shared.plans is not a reference table")
 	}
 	// Idempotent: a second start-up does it again without error.
-	if _, err := e.m.MigrateShared(context.Background()); err != nil && !errors.Is(err, tenancy.ErrNoChange) {
+	if _, err := e.m.MigrateShared(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	tn := e.create(t, "acme")
