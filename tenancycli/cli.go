@@ -105,11 +105,13 @@ var commands = []command{
 			"Exits 1 if any tenant failed or was not run.", (*cli).fleetUpgrade},
 	{"status", "[<schema>] [--check] [--json]", "show the migration state of one schema, or of all",
 		"Without a schema, prints a table of the shared schema and every tenant: version,\n" +
-			"dirty flag and pending migrations. With one, prints that schema's state.\n" +
+			"dirty flag and pending migrations (on Citus, and the node of each tenant). With\n" +
+			"one, prints that schema's state.\n" +
 			"With --check, exits 1 if a schema shown is dirty or has pending migrations (for\n" +
 			"deploy scripts). With --json, prints one JSON document instead of the table:\n" +
 			"{\"shared\": {...}, \"tenants\": [{...}, ...]} (or one {...} for one schema), each\n" +
-			"{\"schema\", \"tenant_id\", \"version\", \"head\", \"pending\", \"dirty\"}.", (*cli).status},
+			"{\"schema\", \"tenant_id\", \"version\", \"head\", \"pending\", \"dirty\"} and, on Citus,\n" +
+			"\"node\" (host:port).", (*cli).status},
 	{"drift", "[<schema>] [--reference r]", "compare tenants' structure with a reference schema",
 		"Compares the catalog of one tenant (or of every tenant at the reference's version)\n" +
 			"with --reference (default: the clone template): tables, columns, constraints,\n" +
@@ -122,9 +124,15 @@ var commands = []command{
 		"The way out of a dirty schema (a migration failed part-way): inspect the schema,\n" +
 			"finish or undo the failed migration by hand, then record the version the schema\n" +
 			"is really at. Runs no migration. 0 (or -1) means no migration applied.", (*cli).force},
-	{"create", "<name> <schema> [--host h]", "register a tenant and create its schema",
+	{"create", "<name> <schema> [--host h] [--node host:port]", "register a tenant and create its schema",
 		"Registers a tenant and creates its schema at the newest tenant migration, atomically:\n" +
-			"on failure neither the registry row nor the schema remains.", (*cli).create},
+			"on failure neither the registry row nor the schema remains. On Citus, --node places\n" +
+			"the new tenant on that node (checked before anything is created).", (*cli).create},
+	{"move", "<schema> <host:port> [--block-writes]", "move a tenant to another Citus node",
+		"On a Citus coordinator, moves the tenant's distributed schema to the node with\n" +
+			"citus_schema_move: online (logical replication; writes pause only at the switch),\n" +
+			"or with --block-writes for tables without a primary key. Waits for a running\n" +
+			"migration of the tenant. 'status' shows where each tenant is.", (*cli).move},
 	{"drop", "<schema> [--yes]", "drop a tenant: its registry row, its schema and all its data",
 		"Deletes the tenant's registry row and drops its schema with everything in it.\n" +
 			"Without --yes, asks you to type the schema name again.", (*cli).drop},

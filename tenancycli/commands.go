@@ -106,6 +106,9 @@ func (c *cli) status(ctx context.Context, fs *flag.FlagSet, args []string) int {
 			fmt.Fprintf(w, "tenant id\t%d\n", st.TenantID)
 		}
 		fmt.Fprintf(w, "version\t%d\nhead\t%d\npending\t%d\ndirty\t%s\n", st.Version, st.Head, st.Pending, yesNo(st.Dirty))
+		if !st.Node.IsZero() {
+			fmt.Fprintf(w, "node\t%s\n", st.Node)
+		}
 		w.Flush()
 	} else {
 		shared, err := c.m.Status(ctx, c.SharedSchema)
@@ -128,13 +131,30 @@ func (c *cli) status(ctx context.Context, fs *flag.FlagSet, args []string) int {
 			return c.checkStatus(*check, rows)
 		}
 		w := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(w, "SCHEMA\tTENANT\tVERSION\tHEAD\tPENDING\tDIRTY")
+		// On Citus, a NODE column says where each tenant is (the shared schema
+		// stays on the coordinator).
+		nodes := false
+		for _, st := range fleet {
+			nodes = nodes || !st.Node.IsZero()
+		}
+		if nodes {
+			fmt.Fprintln(w, "SCHEMA\tTENANT\tVERSION\tHEAD\tPENDING\tDIRTY\tNODE")
+		} else {
+			fmt.Fprintln(w, "SCHEMA\tTENANT\tVERSION\tHEAD\tPENDING\tDIRTY")
+		}
 		for _, st := range rows {
-			id := "(shared)"
+			id, node := "(shared)", "coordinator"
 			if st.TenantID != 0 {
-				id = strconv.FormatInt(st.TenantID, 10)
+				id, node = strconv.FormatInt(st.TenantID, 10), st.Node.String()
+				if node == "" {
+					node = "-"
+				}
 			}
-			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%s\n", st.Schema, id, st.Version, st.Head, st.Pending, yesNo(st.Dirty))
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%s", st.Schema, id, st.Version, st.Head, st.Pending, yesNo(st.Dirty))
+			if nodes {
+				fmt.Fprintf(w, "\t%s", node)
+			}
+			fmt.Fprintln(w)
 		}
 		w.Flush()
 		fmt.Fprintf(c.Stdout, "%d tenants\n", len(fleet))
@@ -168,6 +188,8 @@ type statusJSON struct {
 	Head     uint   `json:"head"`
 	Pending  int    `json:"pending"`
 	Dirty    bool   `json:"dirty"`
+	// Node is, on Citus, the host:port of the node holding a tenant's schema.
+	Node string `json:"node,omitempty"`
 }
 
 type statusDoc struct {
@@ -177,7 +199,7 @@ type statusDoc struct {
 
 func statusOf(st tenancy.Status) statusJSON {
 	return statusJSON{Schema: st.Schema, TenantID: st.TenantID, Version: st.Version, Head: st.Head,
-		Pending: st.Pending, Dirty: st.Dirty}
+		Pending: st.Pending, Dirty: st.Dirty, Node: st.Node.String()}
 }
 
 // writeJSON writes v to Stdout as one indented JSON document.
@@ -205,11 +227,20 @@ func (c *cli) force(ctx context.Context, fs *flag.FlagSet, args []string) int {
 
 func (c *cli) create(ctx context.Context, fs *flag.FlagSet, args []string) int {
 	host := fs.String("host", "", "the tenant's unique `host` name (optional)")
+	nodeFlag := fs.String("node", "", "on Citus, the `host:port` of the node to place the tenant on (default: Citus chooses)")
 	pos, code, ok := c.parse(fs, args, 2, 2)
 	if !ok {
 		return code
 	}
-	t, err := c.m.CreateTenant(ctx, tenancy.NewTenant{Name: pos[0], Schema: pos[1], Host: *host})
+	var opts []tenancy.CreateOption
+	if *nodeFlag != "" {
+		n, err := tenancy.ParseNode(*nodeFlag)
+		if err != nil {
+			return c.usageError(fs, "--node: %v", err)
+		}
+		opts = append(opts, tenancy.PlaceOn(n))
+	}
+	t, err := c.m.CreateTenant(ctx, tenancy.NewTenant{Name: pos[0], Schema: pos[1], Host: *host}, opts...)
 	if err != nil {
 		return c.fail(err)
 	}
@@ -218,6 +249,35 @@ func (c *cli) create(ctx context.Context, fs *flag.FlagSet, args []string) int {
 		fmt.Fprintf(c.Stdout, ", host %s", t.Host)
 	}
 	fmt.Fprintf(c.Stdout, ", version %d\n", c.m.Head())
+	return ExitOK
+}
+
+func (c *cli) move(ctx context.Context, fs *flag.FlagSet, args []string) int {
+	block := fs.Bool("block-writes", false, "copy with writes blocked instead of online (tables without a primary key)")
+	pos, code, ok := c.parse(fs, args, 2, 2)
+	if !ok {
+		return code
+	}
+	to, err := tenancy.ParseNode(pos[1])
+	if err != nil {
+		return c.usageError(fs, "%v", err)
+	}
+	var opts []tenancy.MoveOption
+	if *block {
+		opts = append(opts, tenancy.BlockWrites())
+	}
+	from, err := c.m.Placement(ctx, pos[0])
+	if err != nil {
+		return c.fail(err)
+	}
+	if err := c.m.MoveTenant(ctx, pos[0], to, opts...); err != nil {
+		return c.fail(err)
+	}
+	if from == to {
+		fmt.Fprintf(c.Stdout, "tenant schema %s is already on %s: nothing moved\n", pos[0], to)
+		return ExitOK
+	}
+	fmt.Fprintf(c.Stdout, "moved tenant schema %s from %s to %s\n", pos[0], from, to)
 	return ExitOK
 }
 

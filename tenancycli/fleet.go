@@ -109,10 +109,28 @@ func (c *cli) fleetUpgrade(ctx context.Context, fs *flag.FlagSet, args []string)
 func (c *cli) printFleet(rep tenancy.FleetReport) {
 	if len(rep.Tenants) > 0 {
 		w := tabwriter.NewWriter(c.Stdout, 0, 0, 2, ' ', 0)
+		// On Citus, a NODE column says where each tenant is.
+		nodes := false
+		for _, tr := range rep.Tenants {
+			nodes = nodes || !tr.Node.IsZero()
+		}
+		node := func(tr tenancy.TenantResult) string {
+			if !nodes {
+				return ""
+			}
+			if tr.Node.IsZero() {
+				return "-\t"
+			}
+			return tr.Node.String() + "\t"
+		}
+		head := ""
+		if nodes {
+			head = "NODE\t"
+		}
 		if rep.DryRun {
-			fmt.Fprintln(w, "SCHEMA\tFROM\tTO\tWOULD RUN\tERROR")
+			fmt.Fprintln(w, "SCHEMA\t"+head+"FROM\tTO\tWOULD RUN\tERROR")
 		} else {
-			fmt.Fprintln(w, "SCHEMA\tFROM\tTO\tRESULT\tDURATION\tERROR")
+			fmt.Fprintln(w, "SCHEMA\t"+head+"FROM\tTO\tRESULT\tDURATION\tERROR")
 		}
 		for _, tr := range rep.Tenants {
 			errText := ""
@@ -124,14 +142,14 @@ func (c *cli) printFleet(rep tenancy.FleetReport) {
 				if len(tr.Planned) > 0 {
 					to, run = tr.Planned[len(tr.Planned)-1], versions(tr.Planned)
 				}
-				fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\n", tr.Schema, tr.From, to, run, errText)
+				fmt.Fprintf(w, "%s\t%s%d\t%d\t%s\t%s\n", tr.Schema, node(tr), tr.From, to, run, errText)
 				continue
 			}
 			took := "-" // skipped, or not run: no connection was opened
 			if tr.Duration > 0 {
 				took = ms(tr.Duration)
 			}
-			fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\t%s\n", tr.Schema, tr.From, tr.To, outcome(tr), took, errText)
+			fmt.Fprintf(w, "%s\t%s%d\t%d\t%s\t%s\t%s\n", tr.Schema, node(tr), tr.From, tr.To, outcome(tr), took, errText)
 		}
 		w.Flush()
 	}
@@ -244,6 +262,8 @@ type tenantResultJSON struct {
 	Result   string `json:"result"` // upgraded, skipped, failed, not run, planned
 	Planned  []uint `json:"planned,omitempty"`
 	Error    string `json:"error,omitempty"`
+	// Node is, on Citus, the host:port of the node holding the schema.
+	Node string `json:"node,omitempty"`
 	// Drift, with --check-drift: "same", "drifted" or "not compared".
 	Drift string `json:"drift,omitempty"`
 }
@@ -278,7 +298,7 @@ func fleetJSON(rep tenancy.FleetReport) fleetReportJSON {
 	}
 	for _, tr := range rep.Tenants {
 		t := tenantResultJSON{resultJSON: toResultJSON(tr.Result), TenantID: tr.TenantID, Result: outcome(tr), Planned: tr.Planned,
-			Drift: drift[tr.Schema]}
+			Drift: drift[tr.Schema], Node: tr.Node.String()}
 		if rep.DryRun && tr.Err == nil && len(tr.Planned) > 0 {
 			t.Result = "planned"
 		}
