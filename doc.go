@@ -166,6 +166,24 @@
 // Migrations must run on direct (or session-pooled) connections: they use
 // session-level advisory locks.
 //
+// # Scaling out with Citus
+//
+// The same code runs on a Citus coordinator with schema-based sharding (Citus 12+),
+// where every tenant schema is a distributed schema placed on one worker and each
+// statement is routed to the worker of the schema its tables are in. The [Migrator]
+// detects Citus once: it sends migration files one statement at a time (a
+// transactional file in one explicit transaction with its version, in sequential
+// multi-shard mode), creates the shared schema on the coordinator and tenant schemas
+// distributed, and refuses a worker ([ErrNotCoordinator]). [Migrator.Placement],
+// [Status].Node and [TenantResult].Node tell where a tenant is;
+// [Migrator.MoveTenant] moves it online (citus_schema_move) under its migration lock;
+// [PlaceOn] chooses the node of a new tenant. Tenant tables may have foreign keys
+// only within their schema or to reference tables ([WithReferenceTables]); triggers
+// need citus.enable_unsafe_triggers; current_schema() of a routed statement is the
+// worker session's, so check isolation on data; workers' errors carry no constraint
+// or table name (map them by SQLSTATE and detail). The README's "Scaling out with
+// Citus" has the details.
+//
 // # Failure behaviour
 //
 // The middleware fails closed: no tenant in the request → 400, malformed tenant →
