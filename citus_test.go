@@ -468,3 +468,48 @@ func TestParseNode(t *testing.T) {
 		t.Error("the zero Node")
 	}
 }
+
+func TestCitusUpgradeFleet(t *testing.T) {
+	e := newCitusEnv(t, migrations.Shared, citusTenantSet()).ready(t)
+	ctx := context.Background()
+	for i := range 6 {
+		e.create(t, fmt.Sprintf("f%d", i))
+		if _, err := e.m.Downgrade(ctx, fmt.Sprintf("f%d", i), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := e.m.UpgradeFleet(ctx, tenancy.FleetOptions{Concurrency: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Upgraded != 6 || rep.Failed != 0 {
+		t.Fatalf("report: %+v", rep)
+	}
+	for _, tr := range rep.Tenants {
+		if tr.To != 2 || tr.Node != e.citusNode(t, tr.Schema) {
+			t.Errorf("%s: to %d on %v, want 2 on %v", tr.Schema, tr.To, tr.Node, e.citusNode(t, tr.Schema))
+		}
+		if v, dirty := e.version(t, tr.Schema); v != 2 || dirty {
+			t.Errorf("%s at %d (dirty %v)", tr.Schema, v, dirty)
+		}
+	}
+	// Every tenant has the new unique index on its worker.
+	if n := e.count(t, `SELECT count(*) FROM citus_shards s, LATERAL run_command_on_placements(s.table_name,
+		$$SELECT count(*) FROM pg_index WHERE indrelid = '%s'::regclass AND indexrelid::regclass::text ~ 'items_tag_name_idx'$$) r
+		WHERE s.table_name::text LIKE 'f%.items' AND r.result = '1'`); n != 6 {
+		t.Fatalf("the index is on %d of 6 tenants' placements", n)
+	}
+	again, err := e.m.UpgradeFleet(ctx, tenancy.FleetOptions{})
+	if err != nil || again.Skipped != 6 || again.Upgraded != 0 {
+		t.Fatalf("second run: %+v, %v", again, err)
+	}
+	fleet, err := e.m.FleetStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range fleet {
+		if st.Version != 2 || st.Pending != 0 || st.Node.IsZero() {
+			t.Errorf("FleetStatus %+v", st)
+		}
+	}
+}
