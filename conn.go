@@ -211,6 +211,11 @@ type plan struct {
 	// wired: the prefix went in front of the statement on the wire (conn.arm), so
 	// the reset is proven only if the wire reports it committed.
 	wired bool
+	// local: a TransactionMode statement outside a transaction whose SET LOCAL
+	// prefix goes in front of each of the driver's batches for it (wire
+	// PrefixEachBatch): it runs in its own implicit transaction, with no BEGIN to
+	// finish.
+	local bool
 }
 
 // begin checks and plans a statement with ctx's scope: the first step of every
@@ -317,14 +322,17 @@ func (cn *conn) arm(ctx context.Context, p plan, query string) (plan, error) {
 		return p, nil
 	}
 	if cn.w != nil && cn.w.Available() && pipelinable(query) {
-		q := p.prefix
 		if cn.txMode() && !cn.inTx {
-			// SET LOCAL lasts for a transaction block, and a statement the driver
-			// sends as two batches (parse, then execute) spans two implicit ones:
-			// open the block in front of it, end it with finish.
-			q = "BEGIN; " + q
-		}
-		if cn.w.Prefix(q) == nil {
+			// SET LOCAL lasts for one implicit transaction, and a statement the
+			// driver sends as two batches (parse, then execute) spans two: the
+			// prefix goes in front of each, so the statement is parsed and run
+			// with it, in the driver's own round trips.
+			if cn.w.PrefixEachBatch(p.prefix) == nil {
+				p.wired, p.local = true, true
+				cn.switched(ctx, p, true)
+				return p, nil
+			}
+		} else if cn.w.Prefix(p.prefix) == nil {
 			p.wired = true
 			cn.switched(ctx, p, true)
 			return p, nil
@@ -341,15 +349,17 @@ func (cn *conn) arm(ctx context.Context, p plan, query string) (plan, error) {
 // unsent withdraws a wired prefix the driver never sent (it failed before
 // writing anything): nothing ran, and the next statement must not carry it.
 func (cn *conn) unsent(p plan) {
-	if p.wired && !cn.w.Outcome().Sent {
+	if p.wired && (p.local || !cn.w.Outcome().Sent) {
+		// (A per-batch prefix is withdrawn in any case: the statement is sent.)
 		cn.w.Disarm()
 	}
 }
 
 // finish ends the transaction scope opened for a standalone statement in
-// TransactionMode: COMMIT if the statement succeeded, else ROLLBACK.
-func (cn *conn) finish(ctx context.Context, err error) error {
-	if !cn.txMode() || cn.inTx {
+// TransactionMode (p's, by scope): COMMIT if the statement succeeded, else
+// ROLLBACK.
+func (cn *conn) finish(ctx context.Context, p plan, err error) error {
+	if !cn.txMode() || cn.inTx || p.local {
 		return err
 	}
 	if err != nil {
@@ -502,7 +512,7 @@ func (cn *conn) exec(ctx context.Context, query string, st driver.Stmt, args []d
 		res, err = cn.innerExec(ctx, cn.tagged(query, p.schema), args)
 	}
 	cn.unsent(p)
-	err = cn.finish(ctx, err)
+	err = cn.finish(ctx, p, err)
 	if err == nil && dropsStatements(query) {
 		err = cn.seam.statementsDropped(ctx, cn.inner)
 	}
@@ -535,12 +545,12 @@ func (cn *conn) query(ctx context.Context, query string, st driver.Stmt, args []
 	} else {
 		rows, err = cn.innerQuery(ctx, cn.tagged(query, p.schema), args)
 	}
+	cn.unsent(p)
 	if err != nil {
-		cn.unsent(p)
-		err = cn.finish(ctx, err)
+		err = cn.finish(ctx, p, err)
 		return nil, observed(done, cn.settled(ctx, p, err))
 	}
-	return &scopedRows{wrapRows: wrapRows{rows}, cn: cn, ctx: ctx, p: p, finish: cn.txMode() && !cn.inTx, done: done}, nil
+	return &scopedRows{wrapRows: wrapRows{rows}, cn: cn, ctx: ctx, p: p, finish: cn.txMode() && !cn.inTx && !p.local, done: done}, nil
 }
 
 // observe calls the Statement hook, if any, and returns what to call when the
@@ -893,7 +903,7 @@ func (r *scopedRows) Close() error {
 		err = errRowsFailed
 	}
 	if r.finish {
-		err = r.cn.finish(r.ctx, err)
+		err = r.cn.finish(r.ctx, r.p, err)
 	}
 	err = r.cn.settled(r.ctx, r.p, err)
 	if r.done != nil {

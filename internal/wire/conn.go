@@ -128,10 +128,13 @@ type Conn struct {
 	mu     sync.Mutex
 	reason error    // why passive
 	armed  []string // statements of the prefix waiting for the next batch
-	seq    int      // generation of the last Prefix call
-	out    Outcome  // of generation seq
-	queue  []*record
-	ssl    byte // an SSLRequest ('S') or GSSENCRequest ('G') awaits its 1-byte answer
+	// each: the statements of a PrefixEachBatch prefix, armed again at the end
+	// of every batch of the driver's that executed nothing (nil when none).
+	each  []string
+	seq   int     // generation of the last Prefix call
+	out   Outcome // of generation seq
+	queue []*record
+	ssl   byte // an SSLRequest ('S') or GSSENCRequest ('G') awaits its 1-byte answer
 
 	w writer // guarded by mu (Write holds it while it scans, not while it writes)
 	// r is owned by the goroutine holding readMu. Drivers read from one goroutine,
@@ -160,6 +163,7 @@ type writer struct {
 	typ     byte
 	rem     int   // body bytes left of the current message
 	ended   bool  // the last message ended a batch (Sync, Query, startup, …)
+	execs   bool  // a message of the current batch executes (Execute, Query, FunctionCall)
 	zSent   int64 // ReadyForQuery messages the messages sent so far will produce
 	stash   []byte
 }
@@ -233,7 +237,7 @@ func (c *Conn) goPassive(why error) {
 	if c.reason == nil {
 		c.reason = why
 	}
-	c.armed = nil
+	c.armed, c.each = nil, nil
 	c.passive.Store(true)
 }
 
@@ -282,19 +286,40 @@ func (c *Conn) Prefix(sql string) error {
 	if c.reason != nil {
 		return c.reason
 	}
-	c.armed = stmts
+	c.armed, c.each = stmts, nil
 	c.seq++
 	c.out = Outcome{}
 	return nil
 }
 
-// Disarm drops the armed prefix if it has not gone out, and reports whether there
-// was one.
+// PrefixEachBatch is [Conn.Prefix] for a prefix that must precede every batch
+// of the driver's next statement, not only the first: it goes in front of the
+// next batch, and is armed again after each batch that executed nothing (no
+// Execute, no Query: a Parse/Describe/Sync that a driver sends to learn a
+// statement's parameter and result types), until a batch that executes has gone
+// out. It is for SET LOCAL, which lasts for one implicit transaction: a driver
+// that parses and executes in two batches (lib/pq with arguments, pgx's
+// describe modes before the statement is cached) gets it in both, so the
+// statement is parsed and run with it, in the same round trips as without it.
+// [Outcome] is that of the last batch that carried it. Call [Conn.Disarm] after
+// the driver's call: a call that failed before executing leaves it armed.
+func (c *Conn) PrefixEachBatch(sql string) error {
+	if err := c.Prefix(sql); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.each = c.armed
+	c.mu.Unlock()
+	return nil
+}
+
+// Disarm drops the armed prefix if it has not gone out (and a PrefixEachBatch
+// prefix whether or not it has), and reports whether one was armed.
 func (c *Conn) Disarm() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	had := c.armed != nil
-	c.armed = nil
+	c.armed, c.each = nil, nil
 	return had
 }
 
@@ -469,7 +494,7 @@ func (c *Conn) scan(p []byte) {
 			k := min(len(p), w.rem)
 			p, w.rem = p[k:], w.rem-k
 			if w.rem == 0 {
-				w.endMsg()
+				c.endMsg()
 			}
 			continue
 		}
@@ -506,15 +531,38 @@ func (c *Conn) scan(p []byte) {
 			case 'S', 'Q', 'F':
 				w.zSent++
 			}
+			switch w.typ {
+			case 'E', 'Q', 'F':
+				w.execs = true
+			}
 		}
 		if w.rem < 0 {
 			c.goPassive(errors.New("wire: bad frontend message length"))
 			return
 		}
 		if w.rem == 0 {
-			w.endMsg()
+			c.endMsg()
 		}
 	}
+}
+
+// endMsg is called by scan at the end of each message of the driver's. At the
+// end of a batch, a PrefixEachBatch prefix is armed again if the batch executed
+// nothing, and spent if it did.
+func (c *Conn) endMsg() {
+	w := &c.w
+	w.endMsg()
+	if !w.ended {
+		return
+	}
+	if c.each != nil && c.armed == nil {
+		if w.execs {
+			c.each = nil
+		} else {
+			c.armed = c.each
+		}
+	}
+	w.execs = false
 }
 
 func (w *writer) endMsg() {

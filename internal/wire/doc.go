@@ -65,7 +65,9 @@
 // Exec and SimpleProtocol modes, pgx cache modes once the statement is cached,
 // lib/pq without arguments), not lib/pq with arguments or pgx DescribeExec, which
 // parse and execute in two (see TestSetLocalOneBatch); a session-level SET
-// commits at that first Sync and covers both.
+// commits at that first Sync and covers both. [Conn.PrefixEachBatch] arms a
+// SET LOCAL prefix for every batch of the driver's next statement up to the one
+// that executes, which covers both kinds.
 // When the next write cannot carry the prefix, Write fails with
 // [ErrNotInjectable] instead of letting the statement run without it.
 //

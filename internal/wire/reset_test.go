@@ -2,6 +2,7 @@ package wire_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -139,6 +140,52 @@ func TestSetLocalOneBatch(t *testing.T) {
 			one(t, c, got, err, want)
 			got, err = c.strs(ctx, "SHOW search_path")
 			one(t, c, got, err, "b")
+		}
+	}
+}
+
+// TestPrefixEachBatch: a SET LOCAL prefix armed with PrefixEachBatch covers the
+// statement on every driver path, also where the driver parses and executes in
+// two batches (lib/pq with arguments, pgx's describe modes, and pgx's cache
+// modes on first use, run 0), with exactly the round trips of the statement
+// alone; it is spent once a batch that executes has gone out, and leaves the
+// session's search_path as it was.
+func TestPrefixEachBatch(t *testing.T) {
+	dsn := setup(t)
+	ctx := context.Background()
+	for _, c := range clients(t, dsn, 0) {
+		for i, args := range [][]any{nil, {1}} {
+			for run := range 2 {
+				q := fmt.Sprintf("SELECT v FROM t /* %d */", i)
+				if args != nil {
+					q = fmt.Sprintf("SELECT v FROM t WHERE $1::int = 1 /* %d */", i)
+				}
+				mustExec(t, c, "SET search_path TO b")
+				c.rt.Reset()
+				got, err := c.strs(ctx, q+" /* base */", args...)
+				one(t, c, got, err, "b")
+				base := c.rt.Reset()
+
+				if err := c.w.PrefixEachBatch("SET LOCAL search_path TO a"); err != nil {
+					t.Fatal(err)
+				}
+				got, err = c.strs(ctx, q, args...)
+				one(t, c, got, err, "a")
+				if n := c.rt.Reset(); n != base {
+					t.Errorf("%s %q run %d: %d round trips with the prefix, %d without", c.name, q, run, n, base)
+				}
+				if o := c.w.Outcome(); !o.Sent || o.Err != nil || o.Aborted {
+					t.Errorf("%s: outcome %+v", c.name, o)
+				}
+				if c.w.Disarm() {
+					t.Errorf("%s: the prefix was still armed after a batch that executed", c.name)
+				}
+				// Spent: the next statement runs without it, in the session's path.
+				got, err = c.strs(ctx, q, args...)
+				one(t, c, got, err, "b")
+				got, err = c.strs(ctx, "SHOW search_path")
+				one(t, c, got, err, "b")
+			}
 		}
 	}
 }
