@@ -333,11 +333,46 @@ func testCitusMoveUnderLoad(t *testing.T, driver string) {
 		}
 		for id, email := range want {
 			if got[id] != email {
-				t.Errorf("%s: user %d %s was created (201) but is listed as %q after the move", tenant, id, email, got[id])
+				t.Errorf("%s: user %d %s was created (201) but is listed as %q after the move; %s",
+					tenant, id, email, got[id], e.whereIsUser(tenant, email))
 			}
 		}
 		if len(got) != len(want) {
 			t.Errorf("%s: %d users listed after the move, want the %d seeded or created", tenant, len(got), len(want))
 		}
 	}
+}
+
+// whereIsUser says, for a failure message, where a user that the API does not
+// list can be found: in the shared directory on the coordinator, and in each
+// worker's copy of the tenant's users shard (the copy a move leaves behind is
+// dropped later, by Citus's deferred cleanup).
+func (e *env) whereIsUser(tenant, email string) string {
+	e.t.Helper()
+	ctx := context.Background()
+	var dir int
+	if err := e.st.db.Shared().GetContext(ctx, &dir, `SELECT count(*) FROM shared_users WHERE email = $1`, email); err != nil {
+		return fmt.Sprintf("(shared_users: %v)", err)
+	}
+	var shard int64
+	if err := e.st.db.Shared().GetContext(ctx, &shard, `SELECT shardid FROM pg_dist_shard WHERE logicalrelid = $1::regclass`, tenant+".users"); err != nil {
+		return fmt.Sprintf("in shared_users %d times (shard: %v)", dir, err)
+	}
+	rows, err := e.st.db.Shared().QueryContext(ctx, fmt.Sprintf(`SELECT nodename, nodeport, success, result FROM run_command_on_workers(`+
+		`$q$SELECT count(*) FROM %s.users_%d WHERE email = '%s'$q$) ORDER BY nodeport`, tenant, shard, email))
+	if err != nil {
+		return fmt.Sprintf("in shared_users %d times (workers: %v)", dir, err)
+	}
+	defer rows.Close()
+	out := fmt.Sprintf("in shared_users %d times; in shard %s.users_%d:", dir, tenant, shard)
+	for rows.Next() {
+		var host, result string
+		var port int
+		var ok bool
+		if err := rows.Scan(&host, &port, &ok, &result); err != nil {
+			return out + " " + err.Error()
+		}
+		out += fmt.Sprintf(" on %s:%d %s (ok %v)", host, port, result, ok)
+	}
+	return out
 }
