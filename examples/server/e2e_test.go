@@ -1,9 +1,11 @@
 package main
 
 // End-to-end tests: the app's real handler in an httptest server, on a database
-// of its own (tenancytest.NewDatabase), with the demo tenants seeded as at
-// start-up. They drive the HTTP API only, except where they check what the API
-// must not have written.
+// of its own (tenancytest.NewDatabase, or citustest.NewDatabase: a Citus
+// coordinator with two workers and schema-based sharding on), with the demo
+// tenants seeded as at start-up. They drive the HTTP API only, except where they
+// check what the API must or must not have written: on Citus those checks look
+// at the workers too, where tenant data really lives.
 
 import (
 	"bytes"
@@ -20,6 +22,7 @@ import (
 	"testing"
 
 	"github.com/go-tenancy/tenancy"
+	"github.com/go-tenancy/tenancy/internal/citustest"
 	"github.com/go-tenancy/tenancy/tenancytest"
 )
 
@@ -27,20 +30,33 @@ const testToken = "test-admin-token"
 
 // env is one test's server.
 type env struct {
-	t    *testing.T
-	base string
-	st   *stack
+	t     *testing.T
+	base  string
+	st    *stack
+	citus bool // on a Citus coordinator
 }
 
+// citusSuffix, appended to a driver name ("pgx/citus"), runs the app on a
+// database of the Citus cluster instead of plain PostgreSQL.
+const citusSuffix = "/citus"
+
 // newEnv starts the app on a fresh database: shared schema migrated, demo
-// tenants acme (3 users) and globex (2 users) seeded.
+// tenants acme (3 users) and globex (2 users) seeded. A driver named with
+// citusSuffix gets a Citus coordinator's database.
 func newEnv(t *testing.T, driver string) *env {
 	t.Helper()
 	ctx := context.Background()
 	tl := &testLog{t: t}
 	t.Cleanup(tl.stop) // registered first, so it runs last
 	logger := slog.New(tenancy.NewLogHandler(slog.NewTextHandler(tl, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	st, err := openStack(ctx, driver, tenancytest.NewDatabase(t), 8, logger)
+	driver, citus := strings.CutSuffix(driver, citusSuffix)
+	var dsn string
+	if citus {
+		dsn = citustest.NewDatabase(t)
+	} else {
+		dsn = tenancytest.NewDatabase(t)
+	}
+	st, err := openStack(ctx, driver, dsn, 8, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,12 +70,21 @@ func newEnv(t *testing.T, driver string) *env {
 	}
 	srv := httptest.NewServer(a.routes())
 	t.Cleanup(srv.Close)
-	return &env{t: t, base: srv.URL, st: st}
+	e := &env{t: t, base: srv.URL, st: st, citus: citus}
+	if citus {
+		// Guard against testing plain PostgreSQL by mistake: the demo's tenants
+		// must be distributed schemas here.
+		if n := e.countRows(`SELECT count(*) FROM pg_dist_schema WHERE schemaid::regnamespace::text IN ('acme', 'globex')`); n != 2 {
+			t.Fatalf("on Citus, %d of the demo tenants acme and globex are distributed schemas, want 2", n)
+		}
+	}
+	return e
 }
 
-// eachDriver runs an end-to-end test with the demo on each driver it supports.
+// eachDriver runs an end-to-end test with the demo on each driver it supports,
+// on plain PostgreSQL and on a Citus coordinator.
 func eachDriver(t *testing.T, f func(t *testing.T, driver string)) {
-	for _, d := range []string{"pgx", "postgres"} {
+	for _, d := range []string{"pgx", "postgres", "pgx" + citusSuffix, "postgres" + citusSuffix} {
 		t.Run(d, func(t *testing.T) { f(t, d) })
 	}
 }
@@ -188,6 +213,36 @@ func (e *env) countRows(query string, args ...any) int {
 		e.t.Fatal(err)
 	}
 	return n
+}
+
+// countOnWorkers runs query, which must return one count, on every worker of the
+// Citus cluster (through the coordinator, run_command_on_workers) and returns
+// the sum. It is 0 off Citus. query is inlined into a dollar-quoted string: no
+// parameters.
+func (e *env) countOnWorkers(query string) int {
+	e.t.Helper()
+	if !e.citus {
+		return 0
+	}
+	var n, failed int
+	if err := e.st.db.Shared().QueryRowContext(context.Background(),
+		`SELECT coalesce(sum(result::bigint) FILTER (WHERE success), 0), count(*) FILTER (WHERE NOT success) `+
+			`FROM run_command_on_workers($q$`+query+`$q$)`).Scan(&n, &failed); err != nil {
+		e.t.Fatal(err)
+	}
+	if failed != 0 {
+		e.t.Fatalf("%q failed on %d workers", query, failed)
+	}
+	return n
+}
+
+// countSchemas counts the schemas whose names match the regular expression re
+// on the database, and on Citus on every worker too (a dropped or refused
+// tenant must leave no schema anywhere).
+func (e *env) countSchemas(re string) int {
+	e.t.Helper()
+	q := `SELECT count(*) FROM pg_namespace WHERE nspname ~ '` + re + `'`
+	return e.countRows(q) + e.countOnWorkers(q)
 }
 
 func TestHealth(t *testing.T) { eachDriver(t, testHealth) }
@@ -467,8 +522,14 @@ func testRolesAndPermissions(t *testing.T, driver string) {
 // with identity columns only if they are bigint, and cannot change them later).
 // The registry's id is the tenancy package's, and account_id refers to nothing.
 func TestIDColumnsBigint(t *testing.T) {
+	for _, d := range []string{"postgres", "postgres" + citusSuffix} {
+		t.Run(d, func(t *testing.T) { testIDColumnsBigint(t, d) })
+	}
+}
+
+func testIDColumnsBigint(t *testing.T, driver string) {
 	t.Parallel()
-	e := newEnv(t, "postgres")
+	e := newEnv(t, driver)
 	var cols []string
 	if err := e.st.db.Shared().SelectContext(context.Background(), &cols,
 		`SELECT table_schema || '.' || table_name || '.' || column_name FROM information_schema.columns `+
@@ -524,6 +585,13 @@ func testAdminTenants(t *testing.T, driver string) {
 	if loc := res.header.Get("Location"); loc != "/tenants/initech" {
 		t.Errorf("Location %q", loc)
 	}
+	if e.citus {
+		// A tenant created through the API is a distributed schema on a worker.
+		n, err := e.st.mig.Placement(context.Background(), "initech")
+		if err != nil || !slices.Contains(workerNodes(t), n) {
+			t.Errorf("Placement(initech) = %v, %v; want one of the workers %v", n, err, workerNodes(t))
+		}
+	}
 	// The new tenant serves requests at once (no stale negative cache entry).
 	var users []User
 	e.expect(req{method: "GET", path: "/users/", tenant: "initech"}, 200, &users)
@@ -550,7 +618,7 @@ func testAdminTenants(t *testing.T, driver string) {
 	if n := e.countRows(`SELECT count(*) FROM tenants`); n != 3 {
 		t.Errorf("%d tenants registered, want 3", n)
 	}
-	if n := e.countRows(`SELECT count(*) FROM pg_namespace WHERE nspname ~ '^(x[0-9]|other|initech2)$'`); n != 0 {
+	if n := e.countSchemas(`^(x[0-9]|other|initech2)$`); n != 0 {
 		t.Errorf("%d schemas of refused tenants exist", n)
 	}
 
@@ -580,8 +648,13 @@ func testAdminTenants(t *testing.T, driver string) {
 	e.expect(req{method: "DELETE", path: "/tenants/initech", admin: true}, 404, nil)
 	e.expect(req{method: "GET", path: "/users/", tenant: "initech"}, 404, nil)
 	e.expect(req{method: "GET", path: "/lookup?email=peter@initech.example"}, 404, nil)
-	if n := e.countRows(`SELECT count(*) FROM pg_namespace WHERE nspname = 'initech'`); n != 0 {
-		t.Error("schema initech survived the drop")
+	if n := e.countSchemas(`^initech$`); n != 0 {
+		t.Errorf("schema initech survived the drop (%d copies, workers included)", n)
+	}
+	if e.citus {
+		if n := e.countRows(`SELECT count(*) FROM pg_dist_partition WHERE logicalrelid::text LIKE 'initech.%'`); n != 0 {
+			t.Errorf("%d Citus tables of initech survived the drop", n)
+		}
 	}
 	e.expect(req{method: "DELETE", path: "/tenants/shared", admin: true}, 404, nil)
 }
@@ -597,7 +670,20 @@ func testAdminMigrations(t *testing.T, driver string) {
 		return v
 	}
 	indexExists := func(schema string) bool {
-		return e.countRows(`SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname = 'users_last_first_name_idx'`, schema) == 1
+		t.Helper()
+		exists := e.countRows(`SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND indexname = 'users_last_first_name_idx'`, schema) == 1
+		if e.citus {
+			// The coordinator's index is on the shell table; the data is in the
+			// worker's shard, which must agree. (Citus hides shards from catalog
+			// views on workers; regclass finds them.)
+			onShard := e.countRows(`SELECT count(*) FROM run_command_on_placements($1::regclass, `+
+				`$$SELECT count(*) FROM pg_index WHERE indrelid = '%s'::regclass AND indexrelid::regclass::text ~ 'users_last_first_name_idx'$$) `+
+				`WHERE success AND result = '1'`, schema+".users") == 1
+			if onShard != exists {
+				t.Fatalf("%s.users: index on the coordinator %v, on the worker's shard %v", schema, exists, onShard)
+			}
+		}
+		return exists
 	}
 
 	// An upgrade to an older version does nothing, also as a dry run.
