@@ -176,7 +176,8 @@
 // multi-shard mode), creates the shared schema on the coordinator and tenant schemas
 // distributed, and refuses a worker ([ErrNotCoordinator]). [Migrator.Placement],
 // [Status].Node and [TenantResult].Node tell where a tenant is;
-// [Migrator.MoveTenant] moves it online (citus_schema_move) under its migration lock;
+// [Migrator.MoveTenant] moves it (citus_schema_move, writes waiting for the copy)
+// under its migration lock;
 // [PlaceOn] chooses the node of a new tenant. Tenant tables may have foreign keys
 // only within their schema or to reference tables ([WithReferenceTables]); triggers
 // need citus.enable_unsafe_triggers; current_schema() of a routed statement is the

@@ -128,11 +128,13 @@ var commands = []command{
 		"Registers a tenant and creates its schema at the newest tenant migration, atomically:\n" +
 			"on failure neither the registry row nor the schema remains. On Citus, --node places\n" +
 			"the new tenant on that node (checked before anything is created).", (*cli).create},
-	{"move", "<schema> <host:port> [--block-writes]", "move a tenant to another Citus node",
+	{"move", "<schema> <host:port> [--logical-replication]", "move a tenant to another Citus node",
 		"On a Citus coordinator, moves the tenant's distributed schema to the node with\n" +
-			"citus_schema_move: online (logical replication; writes pause only at the switch),\n" +
-			"or with --block-writes for tables without a primary key. Waits for a running\n" +
-			"migration of the tenant. 'status' shows where each tenant is.", (*cli).move},
+			"citus_schema_move, copying its tables while writes to them wait (reads go on;\n" +
+			"no write fails or is lost). --logical-replication does not block writes, but on\n" +
+			"the Citus versions tested it lost writes made during the move: read the Go docs\n" +
+			"of tenancy.LogicalReplication first. Waits for a running migration of the\n" +
+			"tenant. 'status' shows where each tenant is.", (*cli).move},
 	{"drop", "<schema> [--yes]", "drop a tenant: its registry row, its schema and all its data",
 		"Deletes the tenant's registry row and drops its schema with everything in it.\n" +
 			"Without --yes, asks you to type the schema name again.", (*cli).drop},

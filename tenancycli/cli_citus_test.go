@@ -148,10 +148,10 @@ func TestCitusStatusCreateNodeAndMove(t *testing.T) {
 		t.Errorf("after move acme %v: Placement = %v, %v", workers[1], n, err)
 	}
 	f.ok([]string{"status", "acme"}, `(?m)^node +`+q(workers[1].String())+`$`)
-	// And back, blocking writes.
-	f.ok([]string{"move", "acme", workers[0].String(), "--block-writes"}, `from `+q(workers[1].String())+` to `+q(workers[0].String()))
+	// And back, with logical replication.
+	f.ok([]string{"move", "acme", workers[0].String(), "--logical-replication"}, `from `+q(workers[1].String())+` to `+q(workers[0].String()))
 	if got := shardNode(t, admin, "acme"); got != workers[0] {
-		t.Errorf("after move acme %v --block-writes: citus_shards puts it on %v", workers[0], got)
+		t.Errorf("after move acme %v --logical-replication: citus_shards puts it on %v", workers[0], got)
 	}
 
 	// To the node it is on: nothing moved.

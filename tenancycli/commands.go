@@ -253,7 +253,7 @@ func (c *cli) create(ctx context.Context, fs *flag.FlagSet, args []string) int {
 }
 
 func (c *cli) move(ctx context.Context, fs *flag.FlagSet, args []string) int {
-	block := fs.Bool("block-writes", false, "copy with writes blocked instead of online (tables without a primary key)")
+	logical := fs.Bool("logical-replication", false, "copy with Citus's logical replication, writes not blocked (see the Go docs of tenancy.LogicalReplication before using it)")
 	pos, code, ok := c.parse(fs, args, 2, 2)
 	if !ok {
 		return code
@@ -263,8 +263,8 @@ func (c *cli) move(ctx context.Context, fs *flag.FlagSet, args []string) int {
 		return c.usageError(fs, "%v", err)
 	}
 	var opts []tenancy.MoveOption
-	if *block {
-		opts = append(opts, tenancy.BlockWrites())
+	if *logical {
+		opts = append(opts, tenancy.LogicalReplication())
 	}
 	from, err := c.m.Placement(ctx, pos[0])
 	if err != nil {
