@@ -322,17 +322,27 @@ func (cn *conn) arm(ctx context.Context, p plan, query string) (plan, error) {
 		return p, nil
 	}
 	if cn.w != nil && cn.w.Available() && pipelinable(query) {
+		q := p.prefix
 		if cn.txMode() && !cn.inTx {
 			// SET LOCAL lasts for one implicit transaction, and a statement the
-			// driver sends as two batches (parse, then execute) spans two: the
-			// prefix goes in front of each, so the statement is parsed and run
-			// with it, in the driver's own round trips.
-			if cn.w.PrefixEachBatch(p.prefix) == nil {
-				p.wired, p.local = true, true
-				cn.switched(ctx, p, true)
-				return p, nil
+			// driver sends as two batches (describe, then execute) spans two.
+			if cn.seam.parsesToExecute(cn) {
+				// The prefix goes in front of each, so the statement is described
+				// and run with it, in the driver's own round trips; the batch that
+				// executes parses it again, so the two may run on different
+				// server connections behind a pooler.
+				if cn.w.PrefixEachBatch(q) == nil {
+					p.wired, p.local = true, true
+					cn.switched(ctx, p, true)
+					return p, nil
+				}
 			}
-		} else if cn.w.Prefix(p.prefix) == nil {
+			// Else open a transaction block in front of it, ended by finish:
+			// the execution binds what the first batch parsed, which only that
+			// server connection has.
+			q = "BEGIN; " + q
+		}
+		if cn.w.Prefix(q) == nil {
 			p.wired = true
 			cn.switched(ctx, p, true)
 			return p, nil

@@ -34,6 +34,14 @@ type seam interface {
 	// cachesByText reports whether the driver caches prepared statements on the
 	// session by their SQL text (see conn.tagged).
 	cachesByText(c driver.Conn) bool
+	// parsesToExecute reports whether the batch in which the driver executes a
+	// statement parses it too (for a statement that is not prepared): a batch
+	// before it may only describe it. Such a statement can run in its own
+	// implicit transaction even on a server connection other than the one the
+	// describing batch ran on (PgBouncer transaction pooling); one that binds a
+	// statement parsed in an earlier batch (lib/pq) must run in a transaction
+	// block there.
+	parsesToExecute(cn *conn) bool
 }
 
 func seamFor(d driver.Driver) seam {
@@ -53,6 +61,7 @@ func seamFor(d driver.Driver) seam {
 type libpqSeam struct{}
 
 func (libpqSeam) inline(bool) bool              { return true }
+func (libpqSeam) parsesToExecute(*conn) bool    { return false }
 func (libpqSeam) keepsStatements(cn *conn) bool { return cn.stmts > 0 }
 func (libpqSeam) txStatus(c driver.Conn) byte   { return pqTxStatus(c) }
 
@@ -91,6 +100,17 @@ func pqTxStatus(c driver.Conn) byte {
 type pgxSeam struct{}
 
 func (pgxSeam) inline(exec bool) bool { return exec }
+
+// pgx's describe-cache, exec and simple-protocol modes execute with
+// ExecParams (Parse, Bind, Describe, Execute, Sync in one batch); its
+// statement-cache and describe-exec modes bind a statement parsed earlier.
+func (pgxSeam) parsesToExecute(cn *conn) bool {
+	switch pgxExecMode(cn.inner) {
+	case pgx.QueryExecModeCacheDescribe, pgx.QueryExecModeExec, pgx.QueryExecModeSimpleProtocol:
+		return true
+	}
+	return false
+}
 
 // pgx keeps named statements for database/sql's prepared statements, and in
 // QueryExecModeCacheStatement for every statement it runs (its statement cache).
@@ -148,6 +168,7 @@ func isPgxStdlib(d driver.Driver) bool {
 type genericSeam struct{}
 
 func (genericSeam) inline(bool) bool           { return false }
+func (genericSeam) parsesToExecute(*conn) bool { return false }
 func (genericSeam) keepsStatements(*conn) bool { return true }
 func (genericSeam) txStatus(driver.Conn) byte  { return 0 }
 

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/go-tenancy/tenancy"
@@ -172,6 +173,12 @@ func TestCitusStatusCreateNodeAndMove(t *testing.T) {
 	f.fails(1, []string{"move", "nope", workers[0].String()}, `unknown tenant`)
 	f.fails(1, []string{"move", "shared", workers[0].String()}, `error: .*shared schema stays on the coordinator`)
 	f.fails(2, []string{"move", "globex", "no-port"}, `node "no-port": want host:port`, `tenancy move --help`)
+	if r := f.fails(2, []string{"create", "Other", "other", "--node", "no-port"}, `--node: node "no-port": want host:port`); strings.Contains(r.errOut, "tenancy: tenancy:") {
+		t.Errorf("the error repeats its prefix: %s", r.errOut)
+	}
+	if r := f.fails(2, []string{"move", "globex", "no-port"}); strings.Contains(r.errOut, "tenancy: tenancy:") {
+		t.Errorf("the error repeats its prefix: %s", r.errOut)
+	}
 	f.fails(1, []string{"create", "Other", "other", "--node", "127.0.0.1:1"}, `not a node of the Citus cluster`)
 	var n int
 	if err := admin.QueryRow(`SELECT count(*) FROM pg_namespace WHERE nspname = 'other'`).Scan(&n); err != nil || n != 0 {

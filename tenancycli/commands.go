@@ -236,7 +236,7 @@ func (c *cli) create(ctx context.Context, fs *flag.FlagSet, args []string) int {
 	if *nodeFlag != "" {
 		n, err := tenancy.ParseNode(*nodeFlag)
 		if err != nil {
-			return c.usageError(fs, "--node: %v", err)
+			return c.usageError(fs, "--node: %s", strings.TrimPrefix(err.Error(), "tenancy: "))
 		}
 		opts = append(opts, tenancy.PlaceOn(n))
 	}
@@ -260,7 +260,7 @@ func (c *cli) move(ctx context.Context, fs *flag.FlagSet, args []string) int {
 	}
 	to, err := tenancy.ParseNode(pos[1])
 	if err != nil {
-		return c.usageError(fs, "%v", err)
+		return c.usageError(fs, "%s", strings.TrimPrefix(err.Error(), "tenancy: "))
 	}
 	var opts []tenancy.MoveOption
 	if *logical {

@@ -38,6 +38,12 @@ var (
 	// Query, or starts with a FunctionCall or COPY data). The statement is not sent:
 	// it would run without its prefix.
 	ErrNotInjectable = errors.New("wire: the driver's next message cannot carry the prefix")
+	// ErrBindsEarlierParse is returned by Write, and the Conn goes passive, when a
+	// batch that a PrefixEachBatch prefix is armed for starts with a Bind or an
+	// Execute: it runs a statement parsed in an earlier batch, which behind a
+	// transaction pooler may be another client's on another server connection.
+	// The batch is not sent.
+	ErrBindsEarlierParse = errors.New("wire: the driver binds a statement parsed in an earlier batch, which a per-batch prefix does not cover")
 	// ErrAbortedTx is the Outcome error of a prefix not sent because the session is
 	// in a failed transaction: the server rejects every statement there but
 	// ROLLBACK/COMMIT, which must not be refused because a prefix failed.
@@ -302,7 +308,9 @@ func (c *Conn) Prefix(sql string) error {
 // describe modes before the statement is cached) gets it in both, so the
 // statement is parsed and run with it, in the same round trips as without it.
 // [Outcome] is that of the last batch that carried it. Call [Conn.Disarm] after
-// the driver's call: a call that failed before executing leaves it armed.
+// the driver's call: a call that failed before executing leaves it armed. The
+// batch that executes must parse what it runs: one that starts with a Bind or
+// an Execute fails with [ErrBindsEarlierParse] and is not sent.
 func (c *Conn) PrefixEachBatch(sql string) error {
 	if err := c.Prefix(sql); err != nil {
 		return err
@@ -382,6 +390,11 @@ func (c *Conn) Write(p []byte) (int, error) {
 		w.stash = append([]byte(nil), p...)
 		c.mu.Unlock()
 		return len(p) - stashed, nil
+	}
+	if c.each != nil && (typ == 'B' || typ == 'E') {
+		c.goPassive(ErrBindsEarlierParse)
+		c.mu.Unlock()
+		return 0, ErrBindsEarlierParse
 	}
 	stmts := c.armed
 	c.armed = nil

@@ -2,6 +2,7 @@ package wire_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -154,6 +155,9 @@ func TestPrefixEachBatch(t *testing.T) {
 	dsn := setup(t)
 	ctx := context.Background()
 	for _, c := range clients(t, dsn, 0) {
+		if bindsEarlierParse[c.name] {
+			continue // TestPrefixEachBatchRefusesBind
+		}
 		for i, args := range [][]any{nil, {1}} {
 			for run := range 2 {
 				q := fmt.Sprintf("SELECT v FROM t /* %d */", i)
@@ -186,6 +190,43 @@ func TestPrefixEachBatch(t *testing.T) {
 				got, err = c.strs(ctx, "SHOW search_path")
 				one(t, c, got, err, "b")
 			}
+		}
+	}
+}
+
+// bindsEarlierParse names the clients that execute a statement with arguments
+// by binding what an earlier batch parsed (lib/pq; pgx's statement-cache and
+// describe-exec modes, the stdlib client's being the statement cache).
+var bindsEarlierParse = map[string]bool{"pq": true, "pgx-cache statement": true, "pgx-describe exec": true, "pgx-stdlib": true}
+
+// TestPrefixEachBatchRefusesBind: where the batch that executes binds a
+// statement parsed in an earlier batch, a per-batch prefix refuses it (behind
+// a transaction pooler that statement may be another client's): the write
+// fails with ErrBindsEarlierParse, nothing runs without the prefix, and the
+// Conn goes passive. The statement cache's cached statements start their batch
+// with a Bind even without arguments.
+func TestPrefixEachBatchRefusesBind(t *testing.T) {
+	dsn := setup(t)
+	ctx := context.Background()
+	for _, c := range clients(t, dsn, 0) {
+		if !bindsEarlierParse[c.name] {
+			continue
+		}
+		mustExec(t, c, "SET search_path TO b")
+		q := "SELECT v FROM t WHERE $1::int = 1"
+		if _, err := c.strs(ctx, q, 1); err != nil { // warm the caches
+			t.Fatal(err)
+		}
+		if err := c.w.PrefixEachBatch("SET LOCAL search_path TO a"); err != nil {
+			t.Fatal(err)
+		}
+		// (lib/pq reports any failed write as driver.ErrBadConn.)
+		got, err := c.strs(ctx, q, 1)
+		if err == nil {
+			t.Fatalf("%s: got %q, want the write refused", c.name, got)
+		}
+		if why := c.w.Unavailable(); c.w.Available() || !errors.Is(why, wire.ErrBindsEarlierParse) {
+			t.Fatalf("%s: %v; the Conn is available=%v because %v", c.name, err, c.w.Available(), why)
 		}
 	}
 }
