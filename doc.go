@@ -115,6 +115,7 @@
 //
 //	extra round trips                          SessionMode   TransactionMode
 //	data statement without arguments            0             0
+//	data statement with arguments               0             0 on pgx, 1 on lib/pq (BEGIN ... COMMIT)
 //	other statement                             0             1 (BEGIN and reset in front, COMMIT after)
 //	transaction                                 0 (+1 before BEGIN when the session passes to another tenant)
 //	                                                          1 (the reset after BEGIN)
