@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -263,56 +261,7 @@ func citusAlternate(b *testing.B, vs []*benchVariant, tenants, conns int) map[st
 	if par <= 0 {
 		par = conns
 	}
-	const roundOps = 50
-	rounds := max(min(b.N, 10), (b.N+roundOps-1)/roundOps)
-	type total struct {
-		d      time.Duration
-		ops    int
-		rt     int64
-		allocs uint64
-	}
-	totals := make([]total, len(vs))
-	var seed atomic.Uint64
-	var ms runtime.MemStats
-	b.ReportAllocs()
-	b.ResetTimer()
-	for r := range rounds {
-		n := b.N / rounds
-		if r < b.N%rounds {
-			n++
-		}
-		for k := range vs {
-			j := (k + r) % len(vs)
-			v := vs[j]
-			runtime.ReadMemStats(&ms)
-			mallocs, rt0 := ms.Mallocs, v.rt.RoundTrips()
-			start := time.Now()
-			if err := runN(n, par, &seed, tenants, benchQuery{}, v.run); err != nil {
-				b.Fatalf("%s: %v", v.name, err)
-			}
-			totals[j].d += time.Since(start)
-			runtime.ReadMemStats(&ms)
-			totals[j].allocs += ms.Mallocs - mallocs
-			totals[j].rt += v.rt.RoundTrips() - rt0
-			totals[j].ops += n
-		}
-	}
-	b.StopTimer()
-	perOp := map[string]float64{}
-	for j, v := range vs {
-		t := totals[j]
-		us := float64(t.d.Nanoseconds()) / 1e3 / float64(t.ops)
-		perOp[v.name] = us
-		b.ReportMetric(us, v.name+"-µs/op")
-		b.ReportMetric(float64(t.rt)/float64(t.ops), v.name+"-rt/op")
-		b.ReportMetric(float64(t.allocs)/float64(t.ops), v.name+"-allocs/op")
-	}
-	for _, v := range vs {
-		if v.raw != "" {
-			b.ReportMetric(perOp[v.raw]/perOp[v.name], v.name+"/raw")
-		}
-	}
-	return perOp
+	return alternate(b, vs, benchQuery{}, tenants, par)
 }
 
 // benchEnvInt reads a positive count from the environment, or returns def.

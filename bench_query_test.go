@@ -537,6 +537,12 @@ func runAlternating(b *testing.B, vs []*benchVariant, q benchQuery, tenants int)
 	if par <= 0 {
 		par = runtime.GOMAXPROCS(0)
 	}
+	alternate(b, vs, q, tenants, par)
+}
+
+// alternate is runAlternating on par goroutines per variant; it returns each
+// variant's µs per operation.
+func alternate(b *testing.B, vs []*benchVariant, q benchQuery, tenants, par int) map[string]float64 {
 	// At least ten rounds, and at most roundOps operations per variant in each:
 	// a variant's connections then never sit idle for a second while the others
 	// run, which would make pgxpool (on Acquire) and pgx's stdlib (on
@@ -590,6 +596,7 @@ func runAlternating(b *testing.B, vs []*benchVariant, q benchQuery, tenants int)
 			b.ReportMetric(perOp[v.raw]/perOp[v.name], v.name+"/"+v.raw)
 		}
 	}
+	return perOp
 }
 
 // runN runs n operations of q on par goroutines, on random tenants and ids.

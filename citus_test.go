@@ -22,14 +22,7 @@ import (
 // newCitusEnv is newMigEnv on a database of the Citus cluster.
 func newCitusEnv(t testing.TB, shared, tenant fs.FS, opts ...tenancy.MigratorOption) *migEnv {
 	t.Helper()
-	e := &migEnv{dsn: citustest.NewDatabase(t)}
-	var err error
-	if e.admin, err = sql.Open("postgres", e.dsn); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.admin.Close() })
-	e.db, e.reg, e.m = openMigrator(t, e.dsn, shared, tenant, opts...)
-	return e
+	return migEnvAt(t, citustest.NewDatabase(t), shared, tenant, opts...)
 }
 
 // distributed reports whether schema is a Citus distributed schema.

@@ -160,7 +160,7 @@ func TestSaaSSetParallelCreatesSucceed(t *testing.T) {
 		m      *tenancy.Migrator
 		prefix string
 		n      int
-	}{{e.m, "mig", 16}, {mc, "clone", 64}} {
+	}{{e.m, "mig", 64}, {mc, "clone", 64}} {
 		errs := make(chan error, c.n)
 		var wg sync.WaitGroup
 		start := make(chan struct{})
@@ -186,5 +186,5 @@ func TestSaaSSetParallelCreatesSucceed(t *testing.T) {
 			t.Fatalf("%d %s tenants registered, want %d", n, c.prefix, c.n)
 		}
 	}
-	mustDrift(t, e.m, "clone_63", "mig_15")
+	mustDrift(t, e.m, "clone_63", "mig_63")
 }

@@ -37,7 +37,13 @@ type migEnv struct {
 
 func newMigEnv(t testing.TB, shared, tenant fs.FS, opts ...tenancy.MigratorOption) *migEnv {
 	t.Helper()
-	e := &migEnv{dsn: tenancytest.NewDatabase(t)}
+	return migEnvAt(t, tenancytest.NewDatabase(t), shared, tenant, opts...)
+}
+
+// migEnvAt is newMigEnv on the database dsn.
+func migEnvAt(t testing.TB, dsn string, shared, tenant fs.FS, opts ...tenancy.MigratorOption) *migEnv {
+	t.Helper()
+	e := &migEnv{dsn: dsn}
 	var err error
 	if e.admin, err = sql.Open("postgres", e.dsn); err != nil {
 		t.Fatal(err)

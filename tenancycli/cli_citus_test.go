@@ -13,8 +13,6 @@ import (
 
 	"github.com/go-tenancy/tenancy"
 	"github.com/go-tenancy/tenancy/internal/citustest"
-	"github.com/go-tenancy/tenancy/migrations"
-	"github.com/go-tenancy/tenancy/tenancycli"
 )
 
 // newCitusFixture is newFixture on a database of the Citus cluster, with the
@@ -22,25 +20,12 @@ import (
 func newCitusFixture(t *testing.T) (*fixture, *sql.DB) {
 	t.Helper()
 	dsn := citustest.NewDatabase(t)
-	db, err := tenancy.Open("postgres", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	f := fixtureAt(t, dsn)
 	admin, err := sql.Open("postgres", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Close() })
-	reg, err := tenancy.NewRegistry(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := tenancy.NewMigrator(db, reg, migrations.Shared, migrations.Tenant)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, db: db, cfg: tenancycli.Config{Migrator: m, Registry: reg, Name: "tenancy", Progress: tenancycli.ProgressLines}}
 	f.ok([]string{"migrate-shared"})
 	return f, admin
 }

@@ -25,7 +25,13 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	db, err := tenancy.Open("postgres", tenancytest.NewDatabase(t))
+	return fixtureAt(t, tenancytest.NewDatabase(t))
+}
+
+// fixtureAt is newFixture on the database dsn.
+func fixtureAt(t *testing.T, dsn string) *fixture {
+	t.Helper()
+	db, err := tenancy.Open("postgres", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
