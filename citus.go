@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -127,16 +128,32 @@ func shardingSQL(distribute, sequential bool) string {
 	if distribute {
 		on = "on"
 	}
-	q := `SELECT pg_catalog.set_config('citus.enable_schema_based_sharding', '` + on + `', true)`
+	settings := []string{"citus.enable_schema_based_sharding", on}
 	if sequential {
-		q += `, pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true)`
+		settings = append(settings, "citus.multi_shard_modify_mode", "sequential")
 	}
-	return q + ` FROM pg_catalog.pg_extension WHERE extname = 'citus'`
+	return citusLocalSQL(settings...)
 }
 
 // sequentialSQL has the current transaction use one connection per worker (see
 // shardingSQL); it does nothing without Citus.
-const sequentialSQL = `SELECT pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true) FROM pg_catalog.pg_extension WHERE extname = 'citus'`
+var sequentialSQL = citusLocalSQL("citus.multi_shard_modify_mode", "sequential")
+
+// citusLocalSQL sets the settings (name, value, name, value, ...: constants of
+// this file) for the current transaction when the database has Citus, in one
+// statement that does nothing without it.
+func citusLocalSQL(settings ...string) string {
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	for i := 0; i < len(settings); i += 2 {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("pg_catalog.set_config('" + settings[i] + "', '" + settings[i+1] + "', true)")
+	}
+	b.WriteString(" FROM pg_catalog.pg_extension WHERE extname = 'citus'")
+	return b.String()
+}
 
 // execScript runs a migration file's SQL with ex: as one query, or, on Citus,
 // one statement at a time. On failure it returns the 1-based line of q at which

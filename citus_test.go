@@ -506,3 +506,14 @@ func TestCitusUpgradeFleet(t *testing.T) {
 		}
 	}
 }
+
+func TestCitusIgnoresCloneTemplate(t *testing.T) {
+	e := newCitusEnv(t, migrations.Shared, citusTenantSet(), tenancy.WithCloneTemplate("tpl")).ready(t)
+	tn := e.create(t, "acme")
+	if !e.distributed(t, tn.Schema) || e.schemaExists(t, "tpl") {
+		t.Fatal("on Citus a tenant is created by its migrations, as a distributed schema, with no template")
+	}
+	if v, dirty := e.version(t, "acme"); v != 2 || dirty {
+		t.Fatalf("acme at %d (dirty %v)", v, dirty)
+	}
+}

@@ -560,7 +560,7 @@ func (cn *conn) query(ctx context.Context, query string, st driver.Stmt, args []
 		err = cn.finish(ctx, p, err)
 		return nil, observed(done, cn.settled(ctx, p, err))
 	}
-	return &scopedRows{wrapRows: wrapRows{rows}, cn: cn, ctx: ctx, p: p, finish: cn.txMode() && !cn.inTx && !p.local, done: done}, nil
+	return &scopedRows{wrapRows: wrapRows{rows}, cn: cn, ctx: ctx, p: p, finish: cn.txMode() && !cn.inTx, done: done}, nil
 }
 
 // observe calls the Statement hook, if any, and returns what to call when the

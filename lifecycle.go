@@ -117,12 +117,16 @@ func (m *Migrator) CreateTenant(ctx context.Context, nt NewTenant, opts ...Creat
 	if err := m.checkPlacement(ctx, cfg); err != nil {
 		return Tenant{}, &TenantError{Op: "create", Key: nt.Schema, Err: err}
 	}
+	clone, err := m.clones(ctx)
+	if err != nil {
+		return Tenant{}, createStep(ctx, nt, "clone", err)
+	}
 	start := time.Now()
 	var t Tenant
 	switch {
 	case cfg.adopt:
 		t, err = m.adoptOrCreate(ctx, nt)
-	case m.cfg.template != "":
+	case clone:
 		t, err = m.createFromTemplate(ctx, nt)
 	case m.tenantSet.staged != nil:
 		t, err = m.createStaged(ctx, nt, false)
@@ -149,19 +153,6 @@ func (m *Migrator) CreateTenant(ctx context.Context, nt NewTenant, opts ...Creat
 // template cannot be used or the copy fails for a reason that is not the
 // tenant's, by running the migrations.
 func (m *Migrator) createFromTemplate(ctx context.Context, nt NewTenant) (Tenant, error) {
-	// On Citus the template's tables live on a worker and a clone would be
-	// built from the coordinator's catalog: the migrations are what is known to
-	// work there.
-	citus, err := m.onCitus(ctx, m.db.Shared())
-	if err != nil {
-		return Tenant{}, createStep(ctx, nt, "clone", err)
-	}
-	if citus {
-		if m.tenantSet.staged != nil {
-			return m.createStaged(ctx, nt, false)
-		}
-		return m.createInTx(ctx, nt)
-	}
 	if script, err := m.cloneScript(ctx); err == nil {
 		t, err := m.createByClone(ctx, nt, script)
 		if err == nil || ctx.Err() != nil || errors.Is(err, ErrConflict) || errors.Is(err, ErrSchemaExists) {
@@ -177,6 +168,18 @@ func (m *Migrator) createFromTemplate(ctx context.Context, nt NewTenant) (Tenant
 		return m.createStaged(ctx, nt, false)
 	}
 	return m.createInTx(ctx, nt)
+}
+
+// clones reports whether CreateTenant creates tenants by cloning the template
+// (WithCloneTemplate). Not on Citus: the template's tables live on a worker and
+// a clone would be built from the coordinator's catalog, so the migrations,
+// which are known to work there, run instead.
+func (m *Migrator) clones(ctx context.Context) (bool, error) {
+	if m.cfg.template == "" {
+		return false, nil
+	}
+	citus, err := m.onCitus(ctx, m.db.Shared())
+	return !citus && err == nil, err
 }
 
 // checkNewTenant validates nt before anything is sent to the database and

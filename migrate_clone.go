@@ -55,7 +55,8 @@ type cloneState struct {
 // differs from it makes CreateTenant run the migrations instead, as it then does
 // whenever the copy fails for another reason than the tenant's own (a conflict,
 // the context). The template is rebuilt when the tenant set changes (a process
-// with another set, during a rolling deploy, rebuilds it again for its own).
+// with another set, during a rolling deploy, rebuilds it again for its own). On
+// a Citus coordinator the template is not used: creations run the migrations.
 //
 // The schema must pass the schema-name rules, not be the shared schema, and
 // never be a tenant's: it is dropped and recreated at will.

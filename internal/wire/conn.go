@@ -276,7 +276,11 @@ func (c *Conn) goPassive(why error) {
 // ErrAbortedTx): the server would refuse it, and the driver's ROLLBACK with it.
 // The driver's statements must be ones that may run in a transaction block (not
 // VACUUM, CREATE DATABASE, …): the prefix makes them part of one.
-func (c *Conn) Prefix(sql string) error {
+func (c *Conn) Prefix(sql string) error { return c.prefix(sql, false) }
+
+// prefix arms sql for the next batch, and with each for every batch up to the
+// one that executes (PrefixEachBatch).
+func (c *Conn) prefix(sql string, each bool) error {
 	stmts, err := Split(sql)
 	if err != nil {
 		return err
@@ -293,6 +297,9 @@ func (c *Conn) Prefix(sql string) error {
 		return c.reason
 	}
 	c.armed, c.each = stmts, nil
+	if each {
+		c.each = stmts
+	}
 	c.seq++
 	c.out = Outcome{}
 	return nil
@@ -311,15 +318,7 @@ func (c *Conn) Prefix(sql string) error {
 // the driver's call: a call that failed before executing leaves it armed. The
 // batch that executes must parse what it runs: one that starts with a Bind or
 // an Execute fails with [ErrBindsEarlierParse] and is not sent.
-func (c *Conn) PrefixEachBatch(sql string) error {
-	if err := c.Prefix(sql); err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.each = c.armed
-	c.mu.Unlock()
-	return nil
-}
+func (c *Conn) PrefixEachBatch(sql string) error { return c.prefix(sql, true) }
 
 // Disarm drops the armed prefix if it has not gone out (and a PrefixEachBatch
 // prefix whether or not it has), and reports whether one was armed.
