@@ -196,7 +196,18 @@ WHERE $1::text[] IS NULL OR n.nspname = ANY ($1::text[])`
 // schemas is nil). Schemas that are not distributed, or have no table yet, are
 // missing from the map. Without Citus the map is empty.
 func (m *Migrator) placements(ctx context.Context, schemas []string) (map[string]Node, error) {
-	sh := m.db.Shared()
+	return m.placementsOn(ctx, m.db.Shared(), schemas)
+}
+
+// catalogQuerier is a *sql.Conn or a shared *DB.
+type catalogQuerier interface {
+	rowQuerier
+	queryer
+}
+
+// placementsOn is placements, read with q (a connection the caller holds:
+// taking another from the pool could wait for ever on a pool of one).
+func (m *Migrator) placementsOn(ctx context.Context, sh catalogQuerier, schemas []string) (map[string]Node, error) {
 	on, err := m.onCitus(ctx, sh)
 	if err != nil || !on {
 		return map[string]Node{}, err
@@ -387,7 +398,7 @@ func (m *Migrator) MoveTenant(ctx context.Context, schema string, to Node, opts 
 	}
 	// Read the placement under the lock: a concurrent move of the same tenant
 	// holds it too.
-	p, err := m.placements(ctx, []string{subj.schema})
+	p, err := m.placementsOn(ctx, conn, []string{subj.schema})
 	if err != nil {
 		return fail(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-tenancy/tenancy"
 	"github.com/go-tenancy/tenancy/internal/citustest"
@@ -315,8 +316,12 @@ func TestCitusMoveTenant(t *testing.T) {
 	if _, err := e.m.Downgrade(ctx, "acme", 1); err != nil {
 		t.Fatalf("a migration after the move: %v", err)
 	}
-	// Back, with logical replication (nobody writes to acme now).
-	if err := e.m.MoveTenant(ctx, "acme", from, tenancy.LogicalReplication()); err != nil {
+	// Back, with logical replication (nobody writes to acme now), on a pool of
+	// one connection: the move reads what it needs on the connection it holds.
+	e.db.Pool().SetMaxOpenConns(1)
+	mctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := e.m.MoveTenant(mctx, "acme", from, tenancy.LogicalReplication()); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.citusNode(t, "acme"); got != from {
