@@ -40,7 +40,9 @@ import (
 //     (the fastest way a user would write the same thing with pgx);
 //   - tenancy-pgx: tenancy.Open("pgx", ...) with pgx/v5/stdlib, through
 //     database/sql and sqlx like tenancy-pq;
-//   - the native pgx package, when it exists: see tenancyPGXVariant.
+//   - tenancypgx, the native pgx package: see tenancyPGXVariant;
+//   - hand-set and hand-isolated: parts of the same isolation written by hand on
+//     a pgxpool.Pool, to tell the library's cost from its SQL's (bench_hand_test.go).
 //
 // Every scenario runs at three one-way delays between client and server: none
 // (loopback), and 0.1 ms and 0.25 ms added by internal/latproxy, which shows what
@@ -356,6 +358,9 @@ func benchVariants(b *testing.B, sc benchScenario, u *url.URL) []*benchVariant {
 			return runBenchQuery(ctxs[i], db, fmt.Sprintf(q.sql, ""), q.one, id)
 		})
 		v.warm = tenancyWarm(ctxs, db, sc.conns)
+		add(v)
+	}
+	for _, v := range handVariants(b, sc, u, schemas) {
 		add(v)
 	}
 	if !benchWanted("tenancypgx") {

@@ -1,4 +1,4 @@
-// Command benchserver serves the demo's users list three times, in one process, for
+// Command benchserver serves the demo's users list four times, in one process, for
 // the HTTP-level benchmark in BENCHMARKS.md (run it with examples/load/bench.sh):
 //
 //   - on -addr, through tenancy: Middleware (Tenant header) + Registry + DB over
@@ -9,9 +9,12 @@
 //     without the library;
 //   - on -pgx-addr, the same without database/sql: a pgxpool.Pool,
 //     schema-qualified, rows scanned field by field (the fastest way to write it
-//     with pgx).
+//     with pgx);
+//   - on -native-addr, through tenancy without database/sql: the same Middleware
+//     and Registry, and a tenancypgx.Pool running the unqualified query, rows
+//     scanned field by field as on -pgx-addr.
 //
-// All three use the same database, the same data, the same pool size and the same
+// All four use the same database, the same data, the same pool size and the same
 // JSON encoding, so their differences are the library's and the stack's costs. On
 // start it creates -tenants tenants (bench_0001..) with 20 users each, unless they
 // exist.
@@ -40,6 +43,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
@@ -49,6 +53,7 @@ import (
 	"github.com/go-tenancy/tenancy/internal/latproxy"
 	"github.com/go-tenancy/tenancy/internal/pgserver"
 	"github.com/go-tenancy/tenancy/migrations"
+	"github.com/go-tenancy/tenancy/tenancypgx"
 )
 
 const listSQL = `SELECT id, email, first_name, last_name, user_role_id, created_at, updated_at FROM %susers WHERE id > $1 ORDER BY id LIMIT $2`
@@ -64,11 +69,11 @@ type user struct {
 }
 
 type config struct {
-	addr, baseAddr, pgxAddr string
-	tenants, conns          int
-	affinity                bool
-	driver                  string
-	latency                 time.Duration
+	addr, baseAddr, pgxAddr, nativeAddr string
+	tenants, conns                      int
+	affinity                            bool
+	driver                              string
+	latency                             time.Duration
 }
 
 func main() {
@@ -76,6 +81,7 @@ func main() {
 	flag.StringVar(&cfg.addr, "addr", "127.0.0.1:8081", "listen address of the tenancy handler")
 	flag.StringVar(&cfg.baseAddr, "baseline-addr", "127.0.0.1:8082", "listen address of the baseline handler (*sqlx.DB, same driver)")
 	flag.StringVar(&cfg.pgxAddr, "pgx-addr", "127.0.0.1:8083", "listen address of the pgx baseline handler (pgxpool)")
+	flag.StringVar(&cfg.nativeAddr, "native-addr", "127.0.0.1:8084", "listen address of the tenancypgx handler (native pgx through tenancy)")
 	flag.IntVar(&cfg.tenants, "tenants", 24, "tenants to create (bench_0001..)")
 	flag.IntVar(&cfg.conns, "conns", 16, "connection pool size of each handler")
 	flag.BoolVar(&cfg.affinity, "affinity", false, "turn on connection affinity (tenancy.WithAffinity)")
@@ -144,6 +150,16 @@ func run(ctx context.Context, cfg config) error {
 		return err
 	}
 	defer pool.Close()
+	ncfg, err := pgxpool.ParseConfig(serveDSN)
+	if err != nil {
+		return err
+	}
+	ncfg.MaxConns = int32(cfg.conns)
+	native, err := tenancypgx.NewWithConfig(ctx, ncfg)
+	if err != nil {
+		return err
+	}
+	defer native.Close()
 	reg, err := tenancy.NewRegistry(db)
 	if err != nil {
 		return err
@@ -190,18 +206,27 @@ func run(ctx context.Context, cfg config) error {
 		}
 		writeJSON(w, users)
 	})
+	withNative := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		users, err := pgxUsers(r.Context(), native, tenantSQL, 0, 100)
+		if err != nil {
+			http.Error(w, "database error", http.StatusInternalServerError)
+			return
+		}
+		writeJSON(w, users)
+	}))
 
 	servers := []*http.Server{
 		{Addr: cfg.addr, Handler: route(withTenancy), ReadHeaderTimeout: 5 * time.Second},
 		{Addr: cfg.baseAddr, Handler: route(withoutTenancy), ReadHeaderTimeout: 5 * time.Second},
 		{Addr: cfg.pgxAddr, Handler: route(withPGX), ReadHeaderTimeout: 5 * time.Second},
+		{Addr: cfg.nativeAddr, Handler: route(withNative), ReadHeaderTimeout: 5 * time.Second},
 	}
 	errc := make(chan error, len(servers))
 	for _, s := range servers {
 		go func(s *http.Server) { errc <- s.ListenAndServe() }(s)
 	}
-	fmt.Printf("ready: tenancy http://%s/users/  baseline http://%s/users/  pgx http://%s/users/  tenants bench_0001..bench_%04d  driver %s  latency %v\n",
-		cfg.addr, cfg.baseAddr, cfg.pgxAddr, cfg.tenants, cfg.driver, cfg.latency)
+	fmt.Printf("ready: tenancy http://%s/users/  baseline http://%s/users/  pgx http://%s/users/  native http://%s/users/  tenants bench_0001..bench_%04d  driver %s  latency %v\n",
+		cfg.addr, cfg.baseAddr, cfg.pgxAddr, cfg.nativeAddr, cfg.tenants, cfg.driver, cfg.latency)
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
@@ -252,8 +277,14 @@ func setup(ctx context.Context, dsn string, n int) error {
 	return nil
 }
 
+// querier is what pgxUsers needs of a pool: *pgxpool.Pool and *tenancypgx.Pool
+// both have it.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
 // pgxUsers runs the list query on pool, scanning field by field.
-func pgxUsers(ctx context.Context, pool *pgxpool.Pool, q string, after, limit int) ([]user, error) {
+func pgxUsers(ctx context.Context, pool querier, q string, after, limit int) ([]user, error) {
 	rows, err := pool.Query(ctx, q, after, limit)
 	if err != nil {
 		return nil, err
