@@ -42,7 +42,7 @@ import (
 // plan), hand-set (+ the SET), hand-isolated (+ the reset at a switch).
 
 // handVariants returns the by-hand variants the -tenancy.variants flag asks for.
-func handVariants(b *testing.B, sc benchScenario, u *url.URL, schemas []string) []*benchVariant {
+func handVariants(b *testing.B, sc benchScenario, u *url.URL, schemas []string, rawSQL map[string][]string) []*benchVariant {
 	b.Helper()
 	var vs []*benchVariant
 	for _, h := range []struct {
@@ -50,13 +50,13 @@ func handVariants(b *testing.B, sc benchScenario, u *url.URL, schemas []string) 
 		set, reset bool
 	}{{"hand-exec", false, false}, {"hand-set", true, false}, {"hand-isolated", true, true}} {
 		if benchWanted(h.name) {
-			vs = append(vs, handVariant(b, sc, u, schemas, h.name, h.set, h.reset))
+			vs = append(vs, handVariant(b, sc, u, schemas, rawSQL, h.name, h.set, h.reset))
 		}
 	}
 	return vs
 }
 
-func handVariant(b *testing.B, sc benchScenario, u *url.URL, schemas []string, name string, set, reset bool) *benchVariant {
+func handVariant(b *testing.B, sc benchScenario, u *url.URL, schemas []string, rawSQL map[string][]string, name string, set, reset bool) *benchVariant {
 	b.Helper()
 	rt := &rtcount.Counter{}
 	cfg, err := pgxpool.ParseConfig(u.String())
@@ -69,10 +69,6 @@ func handVariant(b *testing.B, sc benchScenario, u *url.URL, schemas []string, n
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
-	}
-	qual := map[string][]string{}
-	for _, q := range benchQueries {
-		qual[q.name] = qualified(q, schemas)
 	}
 	sets := make([]string, len(schemas))
 	for i, s := range schemas {
@@ -91,7 +87,7 @@ func handVariant(b *testing.B, sc benchScenario, u *url.URL, schemas []string, n
 				}
 			}
 		}
-		query := qual[q.name][i]
+		query := rawSQL[q.name][i]
 		if set {
 			batch.Queue(sets[i])
 			query = fmt.Sprintf(q.sql, "")
@@ -129,7 +125,7 @@ func handVariant(b *testing.B, sc benchScenario, u *url.URL, schemas []string, n
 			return runOn(ctx, c, q, i, id)
 		},
 		// Every connection runs every tenant's statement once, as raw-pgx's
-		// warm-up does, so that pgx's statement cache is in its steady state.
+		// warm-up does, so that each connection has an owner before the timed run.
 		warm: func(q benchQuery) error {
 			return warmPGX(pool, sc.conns, func(ctx context.Context, c *pgxpool.Conn) error {
 				for i := range schemas {

@@ -360,7 +360,7 @@ func benchVariants(b *testing.B, sc benchScenario, u *url.URL) []*benchVariant {
 		v.warm = tenancyWarm(ctxs, db, sc.conns)
 		add(v)
 	}
-	for _, v := range handVariants(b, sc, u, schemas) {
+	for _, v := range handVariants(b, sc, u, schemas, rawSQL) {
 		add(v)
 	}
 	if !benchWanted("tenancypgx") {
