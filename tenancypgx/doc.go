@@ -22,7 +22,8 @@
 //
 // # Nothing is trusted about a session
 //
-// Every statement is sent in one pgx batch (one round trip) with what puts the
+// Every statement is sent in one flight (one round trip: a pgx batch, or pgconn's
+// pipeline for the statement cache, see "Statement cache") with what puts the
 // session in its schema in front of it. The results of those statements are
 // read and dropped; the statement's own results, command tag and errors
 // (*pgconn.PgError, for errors.As) are pgx's, unchanged.
@@ -86,7 +87,8 @@
 // COPY protocol cannot ride in a batch; the table name is qualified with the
 // tenant's schema so that pgx's own describe step does not depend on
 // search_path. A failing statement in TransactionMode costs one more (the
-// ROLLBACK).
+// ROLLBACK), and a cached statement the server refuses as stale one more, once
+// (see "Statement cache").
 //
 // # Statement cache and QueryExecMode
 //
@@ -108,13 +110,49 @@
 // SET LOCAL ends with the transaction, so a simple-protocol text holding a
 // COMMIT followed by more statements would run those in whatever search_path
 // the server connection has; the extended protocol takes one statement per
-// Parse. Neither uses the statement cache, so nothing
-// is left for PgBouncer to move between server connections either, and there
-// is nothing to retry: retrying on 0A000 would be safe only outside a
-// transaction. TestStatementCacheAcrossTenantShapes runs the alternation
+// Parse. pgx's statement cache is not used, so pgx never reuses a statement
+// across schemas. TestStatementCacheAcrossTenantShapes runs the alternation
 // through the Pool configured with each of the five modes: every read gets its
 // tenant's columns and row, with no error. A per-statement QueryExecMode
 // argument is refused with [ErrQueryExecMode].
+//
+// Instead the Pool keeps its own cache, per connection and per tenant, for
+// Exec, Query and QueryRow outside a Tx in SessionMode (not with the simple
+// protocol). The first time a connection runs a statement for its tenant, the
+// flight parses it under a new name after the SET (same round trip):
+//
+//	[session reset]  SET search_path TO "t"  Parse+Describe "tenancypgx_N"  Bind+Execute "tenancypgx_N"
+//
+// and later ones, while the connection keeps serving that tenant, bind it with
+// pgx's binary formats, so the server does not parse and plan it again:
+//
+//	SET search_path TO "t"  Bind+Execute "tenancypgx_N"
+//
+// The cache belongs to the connection's tenant: the switch to another tenant
+// drops it (the reset's DEALLOCATE ALL drops every prepared statement, this
+// cache's and SQL-level ones alike, and the Pool forgets its names), so a
+// statement parsed in one tenant's schema never runs for another, and a cached
+// statement is always used under the search_path it was parsed with (the SET
+// in front of it; PostgreSQL would re-parse it under a moved search_path).
+// If the tenant's own SQL dropped it (DEALLOCATE) or a migration changed its
+// result ("cached plan must not change result type"), the server refuses it at
+// Bind, before it runs; the Pool then drops the connection's cache and sends
+// the statement again, parsed anew: one more round trip, once. Names are
+// never reused. [WithStatementCache] sets the capacity per connection
+// ([DefaultStatementCacheCapacity]; beyond it statements run unnamed) or turns
+// the cache off. Statements with a pgx.QueryRewriter argument (pgx.NamedArgs),
+// and every statement of a pool whose ConnConfig has a Tracer (which pgx calls
+// only on its own paths), go through pgx's batch, uncached. Like pgx's cache,
+// a cached statement may keep reading the table it was parsed with after the
+// tenant creates a temporary table of the same name in the same session:
+// PostgreSQL re-parses it only if the session had no temporary schema when it
+// was parsed (TestStatementCacheTempTableShadow). Both tables are the tenant's;
+// the temporary one is dropped at the next switch.
+// Tests: TestStatementCachePerTenant, TestStatementCacheAfterMigration,
+// TestStatementCacheDeallocatedByTenant, TestStatementCacheHijackStaysInTenant
+// (an SQL-level statement put under a cached name runs for its tenant only),
+// TestStatementCacheAfterSearchPathMoved, TestStatementCacheFailingStatement,
+// TestStatementCacheCapacityAndBypass, TestStatementCacheTempTableShadow.
 //
 // Consequences of the extended protocol in one pipeline: Exec with a
 // multi-statement text fails (42601) even without arguments, unlike pgx, which

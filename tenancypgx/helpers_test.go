@@ -140,12 +140,7 @@ func (e *env) wantItems(t testing.TB, schema string) []string {
 // pool opens a Pool of size conns, counting turns in tc (if not nil).
 func (e *env) pool(t testing.TB, conns int32, tc *turnCounter, mode pgx.QueryExecMode, opts ...tenancypgx.Option) *tenancypgx.Pool {
 	t.Helper()
-	pc, err := pgxpool.ParseConfig(e.dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc.MaxConns = conns
-	pc.ConnConfig.DefaultQueryExecMode = mode
+	pc := e.poolConfig(t, conns, mode)
 	if tc != nil {
 		pc.ConnConfig.DialFunc = dialCounting(tc)
 	}
@@ -155,6 +150,18 @@ func (e *env) pool(t testing.TB, conns int32, tc *turnCounter, mode pgx.QueryExe
 	}
 	t.Cleanup(p.Close)
 	return p
+}
+
+// poolConfig is the pgxpool configuration of a pool of size conns in mode.
+func (e *env) poolConfig(t testing.TB, conns int32, mode pgx.QueryExecMode) *pgxpool.Config {
+	t.Helper()
+	pc, err := pgxpool.ParseConfig(e.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc.MaxConns = conns
+	pc.ConnConfig.DefaultQueryExecMode = mode
+	return pc
 }
 
 func ctxFor(schema string) context.Context {

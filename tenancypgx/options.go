@@ -21,10 +21,31 @@ type config struct {
 	mode         tenancy.Mode
 	sharedSchema string
 	extra        []string
+	stmtCap      int // statements cached per connection; 0: none
 }
 
+// DefaultStatementCacheCapacity is the number of statements a [Pool] keeps
+// prepared per connection unless [WithStatementCache] says otherwise.
+const DefaultStatementCacheCapacity = 256
+
 func defaultConfig() *config {
-	return &config{mode: tenancy.SessionMode, sharedSchema: tenancy.DefaultSharedSchema}
+	return &config{mode: tenancy.SessionMode, sharedSchema: tenancy.DefaultSharedSchema, stmtCap: DefaultStatementCacheCapacity}
+}
+
+// WithStatementCache sets how many statements the Pool keeps prepared per
+// connection for the tenant the connection serves (default
+// [DefaultStatementCacheCapacity]); 0 turns the cache off, so that every
+// statement is parsed and planned each time, as in pgx's QueryExecModeExec.
+// The cache is used in SessionMode only; see the package documentation,
+// "Statement cache", for when it is used and what it keeps.
+func WithStatementCache(capacity int) Option {
+	return optionFunc(func(c *config) error {
+		if capacity < 0 {
+			return fmt.Errorf("tenancypgx: WithStatementCache: negative capacity %d", capacity)
+		}
+		c.stmtCap = capacity
+		return nil
+	})
 }
 
 // WithMode selects how each statement is put in its tenant's schema:

@@ -54,6 +54,9 @@ type Pool struct {
 	// shared is set on the handle Shared returns: its statements run in the
 	// shared schema alone, whatever the context carries.
 	shared bool
+	// cache says whether standalone statements go through the statement cache
+	// (stmtcache.go): SessionMode, the extended protocol, no pgx tracer.
+	cache bool
 }
 
 // connState is what the Pool knows of one physical connection: which schema's
@@ -65,6 +68,24 @@ type connState struct {
 	// should have been. A statement for any other schema than owner gets the
 	// reset in front of it.
 	owner string
+	// stmts are the statements prepared by name on the connection for owner,
+	// by SQL text (see stmtcache.go). They are valid only while owner stays the
+	// same: every change of owner drops them (a change either follows a flight
+	// that carried the reset, whose DEALLOCATE ALL dropped them on the server,
+	// or makes owner "", which puts the reset in front of the next statement).
+	stmts map[string]*pgconn.StatementDescription
+	// drop are names of statements to close at the next cached flight, if
+	// owner is unchanged (cleared with stmts otherwise).
+	drop []string
+}
+
+// setOwner records the schema the connection belongs to ("" for unknown),
+// dropping the statements cached for another.
+func (st *connState) setOwner(schema string) {
+	if schema != st.owner {
+		st.stmts, st.drop = nil, nil
+	}
+	st.owner = schema
 }
 
 type connStates struct {
@@ -138,7 +159,11 @@ func NewWithConfig(ctx context.Context, pc *pgxpool.Config, opts ...Option) (*Po
 	if err != nil {
 		return nil, fmt.Errorf("tenancypgx: %w", err)
 	}
-	return &Pool{pool: pool, cfg: cfg, conns: states}, nil
+	// The cached path talks to pgconn directly, which pgx's tracers do not see:
+	// with a tracer, every statement goes through pgx's batch.
+	cache := cfg.stmtCap > 0 && cfg.mode == tenancy.SessionMode &&
+		pc.ConnConfig.DefaultQueryExecMode == pgx.QueryExecModeExec && pc.ConnConfig.Tracer == nil
+	return &Pool{pool: pool, cfg: cfg, conns: states, cache: cache}, nil
 }
 
 // Pool returns the underlying *pgxpool.Pool. Statements sent through it are NOT
@@ -170,7 +195,7 @@ func (p *Pool) SharedSchema() string { return p.cfg.sharedSchema }
 // context carries, and with a context that carries none. It costs nothing to
 // make. Closing it closes the pool.
 func (p *Pool) Shared() *Pool {
-	return &Pool{pool: p.pool, cfg: p.cfg, conns: p.conns, shared: true}
+	return &Pool{pool: p.pool, cfg: p.cfg, conns: p.conns, shared: true, cache: p.cache}
 }
 
 // target returns the schema a statement with this context runs in, and the
@@ -275,6 +300,9 @@ func (p *Pool) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 	}
 	defer c.Release()
 	st := p.conns.get(c.Conn())
+	if p.cacheable(args) {
+		return p.execCached(ctx, c, st, schema, extra, sql, args)
+	}
 	f := p.standalone(st, schema, extra, sql, args)
 	br := c.SendBatch(ctx, &f.b)
 	tag, err := func() (pgconn.CommandTag, error) {
@@ -301,11 +329,11 @@ func (p *Pool) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comman
 func (p *Pool) settle(ctx context.Context, c *pgxpool.Conn, st *connState, schema string, reset, clean bool, err error) error {
 	pc := c.Conn().PgConn()
 	if pc.IsClosed() {
-		st.owner = ""
+		st.setOwner("")
 		return err
 	}
 	if status := pc.TxStatus(); status != 'I' {
-		st.owner = ""
+		st.setOwner("")
 		// WithoutCancel: the rollback must run even if ctx is done; if it fails,
 		// pgxpool destroys the connection on Release (it is not idle).
 		_, rerr := pc.Exec(context.WithoutCancel(ctx), "ROLLBACK").ReadAll()
@@ -325,11 +353,11 @@ func (p *Pool) settle(ctx context.Context, c *pgxpool.Conn, st *connState, schem
 	case p.txMode():
 		// Nothing is kept on the session.
 	case err == nil && clean:
-		st.owner = schema
+		st.setOwner(schema)
 	case reset || err == nil:
 		// The reset was undone with the failed flight, or the rows were not read
 		// to the end: trust nothing.
-		st.owner = ""
+		st.setOwner("")
 	}
 	return err
 }
@@ -351,6 +379,9 @@ func (p *Pool) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, er
 		return nil, err
 	}
 	st := p.conns.get(c.Conn())
+	if p.cacheable(args) {
+		return p.queryCached(ctx, c, st, schema, extra, sql, args)
+	}
 	f := p.standalone(st, schema, extra, sql, args)
 	br := c.SendBatch(ctx, &f.b)
 	finish := func(err error, clean bool) error {

@@ -88,7 +88,7 @@ func (p *Pool) BeginTx(ctx context.Context, opts pgx.TxOptions) (*Tx, error) {
 		err = fmt.Errorf("tenancypgx: BeginTx: transaction status %q after BEGIN", pc.TxStatus())
 	}
 	if err != nil {
-		st.owner = ""
+		st.setOwner("")
 		if !pc.IsClosed() && pc.TxStatus() != 'I' {
 			_, rerr := pc.Exec(context.WithoutCancel(ctx), "ROLLBACK").ReadAll()
 			err = errors.Join(err, rerr)
@@ -97,10 +97,10 @@ func (p *Pool) BeginTx(ctx context.Context, opts pgx.TxOptions) (*Tx, error) {
 		return nil, err
 	}
 	if p.txMode() {
-		st.owner = ""
+		st.setOwner("")
 	} else {
 		// The session is the tenant's for the transaction; settled at its end.
-		st.owner = schema
+		st.setOwner(schema)
 	}
 	return tx, nil
 }
@@ -170,7 +170,7 @@ func (tx *Tx) after(err error) error {
 	pc := tx.c.Conn().PgConn()
 	if pc.IsClosed() {
 		tx.ended = errors.Join(ErrTxEnded, errors.New("tenancypgx: connection closed"))
-		tx.st.owner = ""
+		tx.st.setOwner("")
 		if err == nil {
 			err = tx.ended
 		}
@@ -181,7 +181,7 @@ func (tx *Tx) after(err error) error {
 		return err
 	}
 	tx.ended = ErrTxEnded
-	tx.st.owner = ""
+	tx.st.setOwner("")
 	if err == nil {
 		return ErrTxEnded
 	}
@@ -250,11 +250,11 @@ func (tx *Tx) Commit(ctx context.Context) error {
 	case err == nil && tag.String() == "ROLLBACK":
 		err = pgx.ErrTxCommitRollback
 		if tx.reset {
-			tx.st.owner = ""
+			tx.st.setOwner("")
 		}
 	}
 	if err != nil && err != pgx.ErrTxCommitRollback {
-		tx.st.owner = ""
+		tx.st.setOwner("")
 	}
 	tx.ended = pgx.ErrTxClosed
 	tx.release()
@@ -272,7 +272,7 @@ func (tx *Tx) Rollback(ctx context.Context) error {
 	_, err := tx.c.Exec(context.WithoutCancel(ctx), "ROLLBACK")
 	if err != nil || tx.reset {
 		// The reset before BEGIN was part of the transaction: undone.
-		tx.st.owner = ""
+		tx.st.setOwner("")
 	}
 	tx.ended = pgx.ErrTxClosed
 	tx.release()
@@ -282,7 +282,7 @@ func (tx *Tx) Rollback(ctx context.Context) error {
 func (tx *Tx) release() {
 	if tx.c != nil {
 		if tx.p.txMode() {
-			tx.st.owner = ""
+			tx.st.setOwner("")
 		}
 		tx.c.Release()
 		tx.c = nil

@@ -1,0 +1,303 @@
+package tenancypgx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/go-tenancy/tenancy/internal/session"
+)
+
+// The statement cache. A standalone SessionMode statement (Pool.Exec, Query,
+// QueryRow) is sent through pgconn's pipeline, in one round trip:
+//
+//	[the reset, when the connection is not known to be schema's]
+//	SET search_path, Parse + Describe of the statement under a new name,
+//	Bind + Execute of that name, Sync
+//
+// and, once the connection holds that name for the statement's SQL text:
+//
+//	SET search_path, Bind + Execute of the name (binary formats), Sync
+//
+// The server then plans the statement once per connection instead of every
+// time, as pgx's own statement cache does for schema-qualified SQL. What keeps
+// it isolated:
+//
+//   - A statement is parsed after its SET, in the same pipeline, so its names
+//     resolve in its tenant's schema, and it is cached for that schema only:
+//     connState.stmts belongs to connState.owner and is dropped when the owner
+//     changes. A switch sends the reset, whose DEALLOCATE ALL drops every
+//     prepared statement on the server, ours and any SQL-level one.
+//   - Every use is preceded by the SET, so the plan is always used under the
+//     search_path it was made with; PostgreSQL would re-plan it otherwise.
+//   - If the statement is no longer what the cache says (DEALLOCATE by the
+//     tenant's own SQL: "prepared statement does not exist"; a migration that
+//     changed the result: "cached plan must not change result type"), the
+//     server refuses it at Bind, before it runs; the cache is dropped and the
+//     statement sent again, parsed anew (one more round trip, once).
+//   - A name is never reused ("tenancypgx_<n>", n counting for the process).
+//
+// Not cached: statements whose first argument is a pgx.QueryRewriter (named
+// arguments), and every statement of a Pool with a pgx tracer, in
+// TransactionMode or with pgx's simple protocol; they go through pgx's batch.
+
+// stmtSeq numbers the statements the cache prepares.
+var stmtSeq atomic.Uint64
+
+func stmtName() string { return "tenancypgx_" + strconv.FormatUint(stmtSeq.Add(1), 10) }
+
+func (p *Pool) cacheable(args []any) bool {
+	if !p.cache {
+		return false
+	}
+	if len(args) > 0 {
+		if _, ok := args[0].(pgx.QueryRewriter); ok {
+			return false
+		}
+	}
+	return true
+}
+
+// cachedFlight is one statement sent through the pipeline.
+type cachedFlight struct {
+	pl       *pgconn.Pipeline
+	rr       *pgconn.ResultReader         // the statement's result
+	reset    bool                         // the flight carries the reset
+	hit      *pgconn.StatementDescription // the cached statement it runs
+	prepared *pgconn.StatementDescription // the statement it prepared
+	sql      string
+}
+
+// errStale reports that a cached statement was refused at Bind: the flight is
+// sent again without the cache.
+var errStale = errors.New("tenancypgx: cached statement is stale")
+
+// stale says whether err is the server refusing the cached statement sd before
+// running it: dropped by name, or its result changed by DDL.
+func stale(err error, sd *pgconn.StatementDescription) bool {
+	var pe *pgconn.PgError
+	if sd == nil || !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "26000": // invalid_sql_statement_name
+		return strings.Contains(pe.Message, `"`+sd.Name+`"`)
+	case "0A000": // feature_not_supported
+		return pe.Message == "cached plan must not change result type"
+	}
+	return false
+}
+
+// startCached sends the flight of sql on c and reads up to the statement's
+// result. f is nil only if nothing was sent. On error the pipeline is closed;
+// errStale (joined with the server's error) asks the caller to send it again.
+func (p *Pool) startCached(ctx context.Context, c *pgxpool.Conn, st *connState, schema string, extra []string, sql string, args []any) (*cachedFlight, error) {
+	f := &cachedFlight{sql: sql}
+	if st.owner != schema {
+		// The reset's DEALLOCATE ALL drops them on the server.
+		st.stmts, st.drop = nil, nil
+		f.reset = true
+	}
+	f.hit = st.stmts[sql]
+	var eqb pgx.ExtendedQueryBuilder
+	if err := eqb.Build(c.Conn().TypeMap(), f.hit, args); err != nil {
+		return nil, err
+	}
+	pl := c.Conn().PgConn().StartPipeline(ctx)
+	f.pl = pl
+	var prefix []bool // per result in front of the statement's: a Close (CloseComplete) or a statement
+	for _, name := range st.drop {
+		pl.SendDeallocate(name)
+		prefix = append(prefix, true)
+	}
+	st.drop = nil
+	if f.reset {
+		for _, s := range resetStmts {
+			pl.SendQueryParams(s, nil, nil, nil, nil)
+			prefix = append(prefix, false)
+		}
+	}
+	pl.SendQueryParams(session.SetPath(schema, extra, false), nil, nil, nil, nil)
+	prefix = append(prefix, false)
+	var name string
+	switch {
+	case f.hit != nil:
+		pl.SendQueryStatement(f.hit, eqb.ParamValues, eqb.ParamFormats, eqb.ResultFormats)
+	case len(st.stmts) < p.cfg.stmtCap:
+		// Parameter types as the server infers them, the arguments in text
+		// format (as pgx's QueryExecModeExec sends them); the results in text,
+		// their types not known yet.
+		name = stmtName()
+		pl.SendPrepare(name, sql, nil)
+		pl.SendQueryPrepared(name, eqb.ParamValues, eqb.ParamFormats, nil)
+	default:
+		pl.SendQueryParams(sql, eqb.ParamValues, nil, eqb.ParamFormats, nil)
+	}
+	if err := pl.Sync(); err != nil {
+		return f, closePipeline(pl, err)
+	}
+	for _, isClose := range prefix {
+		res, err := pl.GetResults()
+		if err == nil {
+			if isClose {
+				if _, ok := res.(*pgconn.CloseComplete); !ok {
+					err = unexpected(res)
+				}
+			} else if rr, ok := res.(*pgconn.ResultReader); !ok {
+				err = unexpected(res)
+			} else {
+				_, err = rr.Close()
+			}
+		}
+		if err != nil {
+			return f, closePipeline(pl, err)
+		}
+	}
+	if name != "" {
+		res, err := pl.GetResults()
+		if err != nil {
+			return f, closePipeline(pl, err)
+		}
+		sd, ok := res.(*pgconn.StatementDescription)
+		if !ok {
+			return f, closePipeline(pl, unexpected(res))
+		}
+		// pgconn's pipeline leaves Name and SQL unset.
+		sd.Name, sd.SQL = name, sql
+		// Kept even if the statement then fails: it exists on the server.
+		f.prepared = sd
+	}
+	res, err := pl.GetResults()
+	if err == nil {
+		var ok bool
+		if f.rr, ok = res.(*pgconn.ResultReader); !ok {
+			err = unexpected(res)
+		}
+	}
+	if err != nil {
+		err = closePipeline(pl, err)
+		if stale(err, f.hit) {
+			err = errors.Join(errStale, err)
+		}
+		return f, err
+	}
+	return f, nil
+}
+
+func unexpected(res any) error { return fmt.Errorf("tenancypgx: unexpected pipeline result %T", res) }
+
+// end reads the rest of the flight (its Sync) after the statement's result
+// ended with err, and closes the pipeline.
+func (f *cachedFlight) end(err error) error {
+	if err == nil {
+		var res any
+		res, err = f.pl.GetResults()
+		if _, ok := res.(*pgconn.PipelineSync); err == nil && !ok {
+			err = unexpected(res)
+		}
+	}
+	return closePipeline(f.pl, err)
+}
+
+// closePipeline closes pl, returning err or, if there is none, Close's error.
+func closePipeline(pl *pgconn.Pipeline, err error) error {
+	if cerr := pl.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// settleCached settles the connection after a cached flight f (nil if it failed
+// before anything was sent or read) and records the statement it prepared.
+func (p *Pool) settleCached(ctx context.Context, c *pgxpool.Conn, st *connState, schema string, f *cachedFlight, clean bool, err error) error {
+	reset := f != nil && f.reset
+	err = p.settle(ctx, c, st, schema, reset, clean, err)
+	if f == nil || f.prepared == nil {
+		return err
+	}
+	if st.owner == schema && len(st.stmts) < p.cfg.stmtCap {
+		if st.stmts == nil {
+			st.stmts = make(map[string]*pgconn.StatementDescription)
+		}
+		st.stmts[f.sql] = f.prepared
+	}
+	// Otherwise the statement stays on the server until the connection's next
+	// reset: owner is now "" or another schema, so one is in front of the
+	// next statement there.
+	return err
+}
+
+// dropStale forgets every cached statement of the connection after one was
+// refused (a migration may have changed more than one); they are closed at the
+// front of the connection's next cached flight.
+func (st *connState) dropStale() {
+	for _, sd := range st.stmts {
+		st.drop = append(st.drop, sd.Name)
+	}
+	st.stmts = nil
+}
+
+// execCached is Pool.Exec through the cache.
+func (p *Pool) execCached(ctx context.Context, c *pgxpool.Conn, st *connState, schema string, extra []string, sql string, args []any) (pgconn.CommandTag, error) {
+	for retried := false; ; retried = true {
+		f, err := p.startCached(ctx, c, st, schema, extra, sql, args)
+		if errors.Is(err, errStale) && !retried {
+			if err = p.settleCached(ctx, c, st, schema, f, false, err); st.owner == schema {
+				st.dropStale()
+				continue
+			}
+			return pgconn.CommandTag{}, unstale(err)
+		}
+		if err != nil {
+			return pgconn.CommandTag{}, p.settleCached(ctx, c, st, schema, f, false, unstale(err))
+		}
+		tag, err := f.rr.Close()
+		err = f.end(err)
+		return tag, p.settleCached(ctx, c, st, schema, f, true, err)
+	}
+}
+
+// unstale removes errStale from err, leaving the server's error.
+func unstale(err error) error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok && errors.Is(err, errStale) {
+		for _, e := range j.Unwrap() {
+			if e != errStale {
+				return e
+			}
+		}
+	}
+	return err
+}
+
+// queryCached is Pool.Query through the cache.
+func (p *Pool) queryCached(ctx context.Context, c *pgxpool.Conn, st *connState, schema string, extra []string, sql string, args []any) (pgx.Rows, error) {
+	for retried := false; ; retried = true {
+		f, err := p.startCached(ctx, c, st, schema, extra, sql, args)
+		if errors.Is(err, errStale) && !retried {
+			if err = p.settleCached(ctx, c, st, schema, f, false, err); st.owner == schema {
+				st.dropStale()
+				continue
+			}
+			c.Release()
+			return nil, unstale(err)
+		}
+		if err != nil {
+			err = p.settleCached(ctx, c, st, schema, f, false, unstale(err))
+			c.Release()
+			return nil, err
+		}
+		finish := func(err error, clean bool) error {
+			err = p.settleCached(ctx, c, st, schema, f, clean, f.end(err))
+			c.Release()
+			return err
+		}
+		return &rows{inner: pgx.RowsFromResultReader(c.Conn().TypeMap(), f.rr), finish: finish}, nil
+	}
+}
