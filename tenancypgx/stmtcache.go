@@ -222,15 +222,18 @@ func (p *Pool) settleCached(ctx context.Context, c *pgxpool.Conn, st *connState,
 	if f == nil || f.prepared == nil {
 		return err
 	}
-	if st.owner == schema && len(st.stmts) < p.cfg.stmtCap {
+	switch {
+	case st.owner != schema:
+		// The statement stays on the server until the connection's next reset,
+		// which is in front of the next statement there.
+	case len(st.stmts) >= p.cfg.stmtCap:
+		st.drop = append(st.drop, f.prepared.Name)
+	default:
 		if st.stmts == nil {
 			st.stmts = make(map[string]*pgconn.StatementDescription)
 		}
 		st.stmts[f.sql] = f.prepared
 	}
-	// Otherwise the statement stays on the server until the connection's next
-	// reset: owner is now "" or another schema, so one is in front of the
-	// next statement there.
 	return err
 }
 
@@ -244,24 +247,35 @@ func (st *connState) dropStale() {
 	st.stmts = nil
 }
 
+// startSettled is startCached, sent once more if the server refused the
+// cached statement as stale. On error the connection is settled (not released)
+// and the error is the server's.
+func (p *Pool) startSettled(ctx context.Context, c *pgxpool.Conn, st *connState, schema string, extra []string, sql string, args []any) (*cachedFlight, error) {
+	f, err := p.startCached(ctx, c, st, schema, extra, sql, args)
+	if errors.Is(err, errStale) {
+		// The refused statement did not run; the flight had no reset (a cached
+		// statement runs only where the connection is already schema's).
+		err = p.settleCached(ctx, c, st, schema, f, false, err)
+		if st.owner != schema {
+			return nil, unstale(err)
+		}
+		st.dropStale()
+		f, err = p.startCached(ctx, c, st, schema, extra, sql, args)
+	}
+	if err != nil {
+		return nil, p.settleCached(ctx, c, st, schema, f, false, unstale(err))
+	}
+	return f, nil
+}
+
 // execCached is Pool.Exec through the cache.
 func (p *Pool) execCached(ctx context.Context, c *pgxpool.Conn, st *connState, schema string, extra []string, sql string, args []any) (pgconn.CommandTag, error) {
-	for retried := false; ; retried = true {
-		f, err := p.startCached(ctx, c, st, schema, extra, sql, args)
-		if errors.Is(err, errStale) && !retried {
-			if err = p.settleCached(ctx, c, st, schema, f, false, err); st.owner == schema {
-				st.dropStale()
-				continue
-			}
-			return pgconn.CommandTag{}, unstale(err)
-		}
-		if err != nil {
-			return pgconn.CommandTag{}, p.settleCached(ctx, c, st, schema, f, false, unstale(err))
-		}
-		tag, err := f.rr.Close()
-		err = f.end(err)
-		return tag, p.settleCached(ctx, c, st, schema, f, true, err)
+	f, err := p.startSettled(ctx, c, st, schema, extra, sql, args)
+	if err != nil {
+		return pgconn.CommandTag{}, err
 	}
+	tag, err := f.rr.Close()
+	return tag, p.settleCached(ctx, c, st, schema, f, true, f.end(err))
 }
 
 // unstale removes errStale from err, leaving the server's error.
@@ -278,26 +292,15 @@ func unstale(err error) error {
 
 // queryCached is Pool.Query through the cache.
 func (p *Pool) queryCached(ctx context.Context, c *pgxpool.Conn, st *connState, schema string, extra []string, sql string, args []any) (pgx.Rows, error) {
-	for retried := false; ; retried = true {
-		f, err := p.startCached(ctx, c, st, schema, extra, sql, args)
-		if errors.Is(err, errStale) && !retried {
-			if err = p.settleCached(ctx, c, st, schema, f, false, err); st.owner == schema {
-				st.dropStale()
-				continue
-			}
-			c.Release()
-			return nil, unstale(err)
-		}
-		if err != nil {
-			err = p.settleCached(ctx, c, st, schema, f, false, unstale(err))
-			c.Release()
-			return nil, err
-		}
-		finish := func(err error, clean bool) error {
-			err = p.settleCached(ctx, c, st, schema, f, clean, f.end(err))
-			c.Release()
-			return err
-		}
-		return &rows{inner: pgx.RowsFromResultReader(c.Conn().TypeMap(), f.rr), finish: finish}, nil
+	f, err := p.startSettled(ctx, c, st, schema, extra, sql, args)
+	if err != nil {
+		c.Release()
+		return nil, err
 	}
+	finish := func(err error, clean bool) error {
+		err = p.settleCached(ctx, c, st, schema, f, clean, f.end(err))
+		c.Release()
+		return err
+	}
+	return &rows{inner: pgx.RowsFromResultReader(c.Conn().TypeMap(), f.rr), finish: finish}, nil
 }

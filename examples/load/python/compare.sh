@@ -4,12 +4,15 @@
 # psycopg2, 2 uvicorn workers), on ONE PostgreSQL server with the same tenants
 # and rows, loaded alternately with wrk and ../rotate.lua (the Tenant header
 # rotating over the tenants): per connection count and round, Python then
-# tenancy, so both modes share the same minutes of the machine.
+# tenancy, so both modes share the same minutes of the machine. MODES adds
+# the other handlers of examples/benchserver to every round: native (tenancypgx)
+# and pgxpool (raw pgx, schema-qualified SQL: the ceiling of any Go server on
+# this machine).
 #
 #   examples/load/python/compare.sh
 #   ROUNDS=1 DURATION=3s examples/load/python/compare.sh     # a quick look
 #
-# Settings (environment): TENANTS (24), CONNECTIONS ("20 100"), DURATION (10s),
+# Settings (environment): MODES ("python tenancy native pgxpool"), TENANTS (24), CONNECTIONS ("20 100"), DURATION (10s),
 # ROUNDS (2), THREADS (2), CONNS (16: benchserver -conns, its pool size),
 # PY_WORKERS (2), POOL_SIZE (8 per worker) and MAX_OVERFLOW (0) for app.py (2 x 8 =
 # the 16 connections of the Go side), SCHEMA_MODE (search_path|translate: see
@@ -25,6 +28,7 @@
 # At the end, per connection count: each mode's mean, min and max req/s and the
 # ratio tenancy/Python of the means (and the range min/max .. max/min).
 set -euo pipefail
+MODES=${MODES:-"python tenancy native pgxpool"}
 TENANTS=${TENANTS:-24}
 CONNECTIONS=${CONNECTIONS:-"20 100"}
 DURATION=${DURATION:-10s}
@@ -76,7 +80,7 @@ echo "database: $DATABASE_URL"
 
 # benchserver first: it migrates the shared schema and creates/seeds the tenants
 # (bench_0001.., 20 users each) that the Python app then reads.
-"$tmp/benchserver" -tenants "$TENANTS" -conns "$CONNS" -addr 127.0.0.1:18081 -baseline-addr 127.0.0.1:18082 -pgx-addr 127.0.0.1:18083 >"$tmp/go.log" 2>&1 &
+"$tmp/benchserver" -tenants "$TENANTS" -conns "$CONNS" -addr 127.0.0.1:18081 -baseline-addr 127.0.0.1:18082 -pgx-addr 127.0.0.1:18083 -native-addr 127.0.0.1:18084 >"$tmp/go.log" 2>&1 &
 go_pid=$!
 for _ in $(seq 1 600); do
 	grep -q '^ready' "$tmp/go.log" && break
@@ -97,7 +101,7 @@ done
 curl -fsS -o /dev/null http://127.0.0.1:18090/health || { echo "compare.sh: Python app did not start" >&2; cat "$tmp/py.log" >&2; exit 1; }
 echo "python: $PYTHON $("$PYTHON" -c 'import fastapi, sqlalchemy, uvicorn; print("fastapi", fastapi.__version__, "sqlalchemy", sqlalchemy.__version__, "uvicorn", uvicorn.__version__)'), workers $PY_WORKERS, pool $POOL_SIZE+$MAX_OVERFLOW per worker, schema mode $SCHEMA_MODE"
 
-port_of() { case $1 in python) echo 18090 ;; tenancy) echo 18081 ;; esac; }
+port_of() { case $1 in python) echo 18090 ;; tenancy) echo 18081 ;; pgxpool) echo 18083 ;; native) echo 18084 ;; *) echo "compare.sh: unknown mode $1" >&2; exit 1 ;; esac; }
 
 # Both answer the same rows for the same tenant (compared after normalising the
 # JSON: key order and timestamp formatting differ).
@@ -116,13 +120,13 @@ echo "check: same rows from both for bench_0001 and bench_$(printf %04d "$TENANT
 [[ $(curl -s -o /dev/null -w '%{http_code}' -H 'Tenant: nope' http://127.0.0.1:18090/users/) == 404 ]] || { echo "compare.sh: Python app: unknown tenant is not 404" >&2; exit 1; }
 
 # Warm-up, not recorded.
-for mode in python tenancy; do
+for mode in $MODES; do
 	wrk -t"$THREADS" -c20 -d2s -s "$ROOT/examples/load/rotate.lua" "http://127.0.0.1:$(port_of $mode)" -- bench_ "$TENANTS" >/dev/null
 done
 
 for c in $CONNECTIONS; do
 	for ((r = 1; r <= ROUNDS; r++)); do
-		for mode in python tenancy; do
+		for mode in $MODES; do
 			out=$(wrk -t"$THREADS" -c"$c" -d"$DURATION" --latency -s "$ROOT/examples/load/rotate.lua" \
 				"http://127.0.0.1:$(port_of $mode)" -- bench_ "$TENANTS" | grep '^RESULT' | cut -d' ' -f2-)
 			echo "mode=$mode c=$c round=$r load=$(cut -d' ' -f1 /proc/loadavg) $out" | tee -a "$results"
@@ -132,8 +136,8 @@ done
 echo "end: $(date -u +%FT%TZ), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
-echo "summary (req/s over the rounds; ratio = tenancy / python)"
-awk '
+echo "summary (req/s over the rounds; ratio = mode / python)"
+awk -v modes="$MODES" '
 {
 	for (i = 1; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
 	k = f["c"]; m = f["mode"]
@@ -148,11 +152,18 @@ END {
 	printf "%-5s %-8s %9s %15s %22s %26s %s\n", "c", "mode", "mean", "min..max", "p50 ms (runs)", "p99 ms (runs)", "non2xx+errors"
 	for (i = 1; i <= nk; i++) {
 		k = keys[i]
-		for (j = 1; j <= 2; j++) {
-			m = (j == 1) ? "python" : "tenancy"
+		nm = split(modes, ms, " ")
+		for (j = 1; j <= nm; j++) {
+			m = ms[j]
 			printf "%-5s %-8s %9.0f %15s %22s %26s %d\n", k, m, sum[k, m] / cnt[k, m], mn[k, m] ".." mx[k, m], p50[k, m], p99[k, m], bad[k, m]
 		}
-		pm = sum[k, "python"] / cnt[k, "python"]; tm = sum[k, "tenancy"] / cnt[k, "tenancy"]
-		printf "c=%s ratio tenancy/python: %.1fx (range %.1fx..%.1fx)\n", k, tm / pm, mn[k, "tenancy"] / mx[k, "python"], mx[k, "tenancy"] / mn[k, "python"]
+		if (!((k, "python") in cnt)) continue
+		pm = sum[k, "python"] / cnt[k, "python"]
+		for (j = 1; j <= nm; j++) {
+			m = ms[j]
+			if (m == "python" || !((k, m) in cnt)) continue
+			tm = sum[k, m] / cnt[k, m]
+			printf "c=%s ratio %s/python: %.1fx (range %.1fx..%.1fx)\n", k, m, tm / pm, mn[k, m] / mx[k, "python"], mx[k, m] / mn[k, "python"]
+		}
 	}
 }' "$results"
