@@ -72,12 +72,7 @@ func handVariants(b *testing.B, sc benchScenario, u *url.URL, schemas []string, 
 func handVariant(b *testing.B, sc benchScenario, u *url.URL, schemas []string, rawSQL map[string][]string, name string, set, reset, cached bool) *benchVariant {
 	b.Helper()
 	rt := &rtcount.Counter{}
-	cfg, err := pgxpool.ParseConfig(u.String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.MaxConns = int32(sc.conns)
-	cfg.ConnConfig.DialFunc = rt.DialContext
+	cfg := benchPGXConfig(b, u, sc.conns, rt)
 	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {

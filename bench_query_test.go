@@ -41,8 +41,9 @@ import (
 //   - tenancy-pgx: tenancy.Open("pgx", ...) with pgx/v5/stdlib, through
 //     database/sql and sqlx like tenancy-pq;
 //   - tenancypgx, the native pgx package: see tenancyPGXVariant;
-//   - hand-set and hand-isolated: parts of the same isolation written by hand on
-//     a pgxpool.Pool, to tell the library's cost from its SQL's (bench_hand_test.go).
+//   - hand-exec, hand-set, hand-isolated and hand-cached: parts of the same
+//     isolation written by hand on a pgxpool.Pool, to tell the library's cost
+//     from its SQL's (bench_hand_test.go).
 //
 // Every scenario runs at three one-way delays between client and server: none
 // (loopback), and 0.1 ms and 0.25 ms added by internal/latproxy, which shows what
@@ -263,13 +264,7 @@ func benchVariants(b *testing.B, sc benchScenario, u *url.URL) []*benchVariant {
 	// pgx: a pgxpool.Pool, and tenancy through pgx's database/sql driver.
 	{
 		rt := &rtcount.Counter{}
-		cfg, err := pgxpool.ParseConfig(u.String())
-		if err != nil {
-			b.Fatal(err)
-		}
-		cfg.MaxConns = int32(sc.conns)
-		cfg.ConnConfig.DialFunc = rt.DialContext
-		pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+		pool, err := pgxpool.NewWithConfig(context.Background(), benchPGXConfig(b, u, sc.conns, rt))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -363,13 +358,23 @@ func benchVariants(b *testing.B, sc benchScenario, u *url.URL) []*benchVariant {
 	for _, v := range handVariants(b, sc, u, schemas, rawSQL) {
 		add(v)
 	}
-	if !benchWanted("tenancypgx") {
-		return vs
-	}
-	if v := tenancyPGXVariant(b, sc, u, ctxs); v != nil {
-		add(v)
+	if benchWanted("tenancypgx") {
+		add(tenancyPGXVariant(b, sc, u, ctxs))
 	}
 	return vs
+}
+
+// benchPGXConfig is the pgxpool configuration of a variant: the scenario's
+// connections, counted on the wire by rt.
+func benchPGXConfig(b *testing.B, u *url.URL, conns int, rt *rtcount.Counter) *pgxpool.Config {
+	b.Helper()
+	cfg, err := pgxpool.ParseConfig(u.String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MaxConns = int32(conns)
+	cfg.ConnConfig.DialFunc = rt.DialContext
+	return cfg
 }
 
 // tenancyPGXVariant is the native pgx package: a tenancypgx.Pool over pgxpool,
@@ -377,13 +382,7 @@ func benchVariants(b *testing.B, sc benchScenario, u *url.URL) []*benchVariant {
 func tenancyPGXVariant(b *testing.B, sc benchScenario, u *url.URL, ctxs []context.Context) *benchVariant {
 	b.Helper()
 	rt := &rtcount.Counter{}
-	cfg, err := pgxpool.ParseConfig(u.String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg.MaxConns = int32(sc.conns)
-	cfg.ConnConfig.DialFunc = rt.DialContext
-	pool, err := tenancypgx.NewWithConfig(context.Background(), cfg, tenancypgx.WithMode(sc.mode))
+	pool, err := tenancypgx.NewWithConfig(context.Background(), benchPGXConfig(b, u, sc.conns, rt), tenancypgx.WithMode(sc.mode))
 	if err != nil {
 		b.Fatal(err)
 	}
