@@ -12,7 +12,8 @@
 #   examples/load/python/compare.sh
 #   ROUNDS=1 DURATION=3s examples/load/python/compare.sh     # a quick look
 #
-# Settings (environment): MODES ("python tenancy native pgxpool"), TENANTS (24), CONNECTIONS ("20 100"), DURATION (10s),
+# Settings (environment): MODES ("python tenancy native pgxpool"), TENANTS (24),
+# CONNECTIONS ("20 100"), DURATION (10s),
 # ROUNDS (2), THREADS (2), CONNS (16: benchserver -conns, its pool size),
 # PY_WORKERS (2), POOL_SIZE (8 per worker) and MAX_OVERFLOW (0) for app.py (2 x 8 =
 # the 16 connections of the Go side), SCHEMA_MODE (search_path|translate: see
