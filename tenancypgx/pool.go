@@ -120,7 +120,8 @@ func New(ctx context.Context, connString string, opts ...Option) (*Pool, error) 
 //     round trip of its own before the statement runs, so before the SET that
 //     puts the session in the statement's schema, and they reuse a description
 //     cached by SQL text alone across schemas whose tables may differ (see the
-//     package documentation, "Statement cache").
+//     package documentation, "Statement cache"). The Pool keeps a cache of its
+//     own instead, per connection and tenant ([WithStatementCache]).
 //   - BeforeClose also drops the Pool's record of the connection (pc's own
 //     BeforeClose, if any, still runs first).
 //
@@ -174,6 +175,9 @@ func NewWithConfig(ctx context.Context, pc *pgxpool.Config, opts ...Option) (*Po
 // runs there only if that statement's connection is not known to belong to its
 // tenant; so do not leave state on sessions through it. Statements prepared by
 // name on its connections are dropped at the connection's next tenant switch.
+// Its connections also hold the Pool's own cached statements ("tenancypgx_N",
+// see "Statement cache" in the package documentation); one dropped through it
+// is prepared again when next needed.
 func (p *Pool) Pool() *pgxpool.Pool { return p.pool }
 
 // Close closes the pool (and so every handle from Shared). It waits for
