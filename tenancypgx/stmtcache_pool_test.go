@@ -384,3 +384,82 @@ func TestStatementCacheTempTableShadow(t *testing.T) {
 		})
 	}
 }
+
+// Faults in a cached flight: the backend killed while the connection holds
+// cached statements, and a cached statement cancelled mid-run. The next
+// statements run, in their tenant's schema, and nothing is retried that ran.
+func TestStatementCacheFaults(t *testing.T) {
+	e := newEnv(t, 0)
+	p := e.pool(t, 1, nil, pgx.QueryExecModeExec)
+	const q = "SELECT name FROM items"
+	read := func(s string) error {
+		got, err := collect(p.Query(ctxFor(s), q))
+		if err == nil && !same(got, e.wantItems(t, s)) {
+			t.Fatalf("%s read %v", s, got)
+		}
+		return err
+	}
+	for i := 0; i < 2; i++ {
+		if err := read(acme); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pid := backendPID(t, p, acme)
+	if _, err := e.admin.Exec(context.Background(), "SELECT pg_terminate_backend($1)", pid); err != nil {
+		t.Fatal(err)
+	}
+	// The statement on the killed connection fails (or pgxpool has already
+	// replaced it); the one after runs on a new connection.
+	_ = read(acme)
+	for _, s := range []string{acme, globex, acme} {
+		if err := read(s); err != nil {
+			t.Fatalf("%s after the kill: %v", s, err)
+		}
+	}
+	if backendPID(t, p, acme) == pid {
+		t.Fatal("still on the killed backend")
+	}
+
+	// A cached statement cancelled while it runs.
+	const slow = "SELECT count(*) FROM items, pg_sleep($1::float8)"
+	var n int
+	for i := 0; i < 2; i++ {
+		if err := p.QueryRow(ctxFor(acme), slow, 0.0).Scan(&n); err != nil || n != 2 {
+			t.Fatalf("slow, %d: %d, %v", i, n, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctxFor(acme))
+	go func() {
+		// Cancel once the statement is running on the server.
+		for {
+			var running bool
+			if err := e.admin.QueryRow(context.Background(),
+				"SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE query = $1 AND state = 'active')", slow).Scan(&running); err != nil || running {
+				break
+			}
+		}
+		cancel()
+	}()
+	if err := p.QueryRow(ctx, slow, 30.0).Scan(&n); err == nil {
+		t.Fatal("cancelled statement: no error")
+	}
+	cancel()
+	for _, s := range []string{acme, globex, acme} {
+		if err := read(s); err != nil {
+			t.Fatalf("%s after the cancel: %v", s, err)
+		}
+	}
+	if err := p.QueryRow(ctxFor(acme), slow, 0.0).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("slow after the cancel: %d, %v", n, err)
+	}
+}
+
+// backendPID returns the server process that ran a statement for schema.
+func backendPID(t *testing.T, p *tenancypgx.Pool, schema string) int32 {
+	t.Helper()
+	var pid int32
+	if err := p.QueryRow(ctxFor(schema), "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	return pid
+}
