@@ -75,10 +75,6 @@ type cachedFlight struct {
 	sql      string
 }
 
-// errStale reports that a cached statement was refused at Bind: the flight is
-// sent again without the cache.
-var errStale = errors.New("tenancypgx: cached statement is stale")
-
 // stale says whether err is the server refusing the cached statement sd before
 // running it: dropped by name, or its result changed by DDL.
 func stale(err error, sd *pgconn.StatementDescription) bool {
@@ -97,35 +93,36 @@ func stale(err error, sd *pgconn.StatementDescription) bool {
 
 // startCached sends the flight of sql on c and reads up to the statement's
 // result. f is nil only if nothing was sent. On error the pipeline is closed;
-// errStale (joined with the server's error) asks the caller to send it again.
+// stale(err, f.hit) says whether the flight may be sent again.
 func (p *Pool) startCached(ctx context.Context, c *pgxpool.Conn, st *connState, schema string, extra []string, sql string, args []any) (*cachedFlight, error) {
-	f := &cachedFlight{sql: sql}
-	if st.owner != schema {
-		// The reset's DEALLOCATE ALL drops them on the server.
-		st.stmts, st.drop = nil, nil
-		f.reset = true
+	f := &cachedFlight{sql: sql, reset: st.owner != schema}
+	if !f.reset {
+		f.hit = st.stmts[sql]
 	}
-	f.hit = st.stmts[sql]
 	var eqb pgx.ExtendedQueryBuilder
 	if err := eqb.Build(c.Conn().TypeMap(), f.hit, args); err != nil {
 		return nil, err
 	}
+	if f.reset {
+		// The reset's DEALLOCATE ALL drops them on the server.
+		st.stmts, st.drop = nil, nil
+	}
 	pl := c.Conn().PgConn().StartPipeline(ctx)
 	f.pl = pl
-	var prefix []bool // per result in front of the statement's: a Close (CloseComplete) or a statement
+	// In front of the statement's result: a CloseComplete per name dropped,
+	// then a result per statement of the reset and the SET.
+	closes, stmts := len(st.drop), 1
 	for _, name := range st.drop {
 		pl.SendDeallocate(name)
-		prefix = append(prefix, true)
 	}
 	st.drop = nil
 	if f.reset {
 		for _, s := range resetStmts {
 			pl.SendQueryParams(s, nil, nil, nil, nil)
-			prefix = append(prefix, false)
 		}
+		stmts += len(resetStmts)
 	}
 	pl.SendQueryParams(session.SetPath(schema, extra, false), nil, nil, nil, nil)
-	prefix = append(prefix, false)
 	var name string
 	switch {
 	case f.hit != nil:
@@ -143,10 +140,10 @@ func (p *Pool) startCached(ctx context.Context, c *pgxpool.Conn, st *connState, 
 	if err := pl.Sync(); err != nil {
 		return f, closePipeline(pl, err)
 	}
-	for _, isClose := range prefix {
+	for i := 0; i < closes+stmts; i++ {
 		res, err := pl.GetResults()
 		if err == nil {
-			if isClose {
+			if i < closes {
 				if _, ok := res.(*pgconn.CloseComplete); !ok {
 					err = unexpected(res)
 				}
@@ -182,11 +179,7 @@ func (p *Pool) startCached(ctx context.Context, c *pgxpool.Conn, st *connState, 
 		}
 	}
 	if err != nil {
-		err = closePipeline(pl, err)
-		if stale(err, f.hit) {
-			err = errors.Join(errStale, err)
-		}
-		return f, err
+		return f, closePipeline(pl, err)
 	}
 	return f, nil
 }
@@ -252,18 +245,17 @@ func (st *connState) dropStale() {
 // and the error is the server's.
 func (p *Pool) startSettled(ctx context.Context, c *pgxpool.Conn, st *connState, schema string, extra []string, sql string, args []any) (*cachedFlight, error) {
 	f, err := p.startCached(ctx, c, st, schema, extra, sql, args)
-	if errors.Is(err, errStale) {
+	if err != nil && f != nil && stale(err, f.hit) {
 		// The refused statement did not run; the flight had no reset (a cached
 		// statement runs only where the connection is already schema's).
-		err = p.settleCached(ctx, c, st, schema, f, false, err)
-		if st.owner != schema {
-			return nil, unstale(err)
+		if err = p.settleCached(ctx, c, st, schema, f, false, err); st.owner != schema {
+			return nil, err
 		}
 		st.dropStale()
 		f, err = p.startCached(ctx, c, st, schema, extra, sql, args)
 	}
 	if err != nil {
-		return nil, p.settleCached(ctx, c, st, schema, f, false, unstale(err))
+		return nil, p.settleCached(ctx, c, st, schema, f, false, err)
 	}
 	return f, nil
 }
@@ -276,18 +268,6 @@ func (p *Pool) execCached(ctx context.Context, c *pgxpool.Conn, st *connState, s
 	}
 	tag, err := f.rr.Close()
 	return tag, p.settleCached(ctx, c, st, schema, f, true, f.end(err))
-}
-
-// unstale removes errStale from err, leaving the server's error.
-func unstale(err error) error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok && errors.Is(err, errStale) {
-		for _, e := range j.Unwrap() {
-			if e != errStale {
-				return e
-			}
-		}
-	}
-	return err
 }
 
 // queryCached is Pool.Query through the cache.
