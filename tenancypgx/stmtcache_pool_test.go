@@ -54,6 +54,14 @@ func cachedFor(t *testing.T, p *tenancypgx.Pool, sql string) []string {
 	return names
 }
 
+// usersPool is an env with usersTables and a Pool of one connection.
+func usersPool(t *testing.T) (*env, *tenancypgx.Pool) {
+	t.Helper()
+	e := newEnv(t, 0)
+	usersTables(t, e)
+	return e, e.pool(t, 1, nil, pgx.QueryExecModeExec)
+}
+
 func wantShape(t *testing.T, p *tenancypgx.Pool, schema, want string) {
 	t.Helper()
 	got, err := shape(p.Query(ctxFor(schema), userSQL, 1))
@@ -69,9 +77,7 @@ func wantShape(t *testing.T, p *tenancypgx.Pool, schema, want string) {
 // switch to another tenant drops it (the reset's DEALLOCATE ALL) and prepares
 // the other tenant's, whose table has another shape.
 func TestStatementCachePerTenant(t *testing.T) {
-	e := newEnv(t, 0)
-	usersTables(t, e)
-	p := e.pool(t, 1, nil, pgx.QueryExecModeExec)
+	_, p := usersPool(t)
 	var first []string
 	for i := 0; i < 3; i++ {
 		wantShape(t, p, acme, wantUser[acme])
@@ -102,9 +108,7 @@ func TestStatementCachePerTenant(t *testing.T) {
 // column's type changed) while the connection holds it: the next use gets the
 // new columns, no error, and the stale statement is closed.
 func TestStatementCacheAfterMigration(t *testing.T) {
-	e := newEnv(t, 0)
-	usersTables(t, e)
-	p := e.pool(t, 1, nil, pgx.QueryExecModeExec)
+	e, p := usersPool(t)
 	wantShape(t, p, acme, wantUser[acme])
 	wantShape(t, p, acme, wantUser[acme])
 	old := cachedFor(t, p, userSQL)
@@ -131,9 +135,7 @@ func TestStatementCacheAfterMigration(t *testing.T) {
 // The tenant's own SQL drops the cached statements (DEALLOCATE ALL, or one by
 // name): the next use prepares the statement again, no error.
 func TestStatementCacheDeallocatedByTenant(t *testing.T) {
-	e := newEnv(t, 0)
-	usersTables(t, e)
-	p := e.pool(t, 1, nil, pgx.QueryExecModeExec)
+	_, p := usersPool(t)
 	ctx := ctxFor(acme)
 	wantShape(t, p, acme, wantUser[acme])
 	wantShape(t, p, acme, wantUser[acme])
@@ -164,9 +166,7 @@ func TestStatementCacheDeallocatedByTenant(t *testing.T) {
 // SQL-level one of the same name. It can only ever run for acme: at the switch
 // to globex the reset drops it, and globex's statement is its own.
 func TestStatementCacheHijackStaysInTenant(t *testing.T) {
-	e := newEnv(t, 0)
-	usersTables(t, e)
-	p := e.pool(t, 1, nil, pgx.QueryExecModeExec)
+	_, p := usersPool(t)
 	ctx := ctxFor(acme)
 	wantShape(t, p, acme, wantUser[acme])
 	names := cachedFor(t, p, userSQL)
@@ -204,9 +204,7 @@ func TestStatementCacheHijackStaysInTenant(t *testing.T) {
 // that switched the connection is not kept: the reset was undone with it, so
 // the next statement there resets again.)
 func TestStatementCacheFailingStatement(t *testing.T) {
-	e := newEnv(t, 0)
-	usersTables(t, e)
-	p := e.pool(t, 1, nil, pgx.QueryExecModeExec)
+	_, p := usersPool(t)
 	ctx := ctxFor(acme)
 	wantShape(t, p, acme, wantUser[acme]) // the connection is acme's
 	const ins = "INSERT INTO users (id, email) VALUES ($1, $2)"
